@@ -1,0 +1,73 @@
+from django.contrib import admin
+
+from annotation.models import Annotation, Conversation, Task, Turn, TurnAnswer
+
+
+class TurnInline(admin.StackedInline):
+    model = Turn
+    extra = 0
+    fields = ("index", "role", "text", "metadata")
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "project", "turn_count", "created_at")
+    list_filter = ("project",)
+    list_select_related = ("project",)
+    search_fields = ("external_id",)
+    readonly_fields = ("content_hash",)
+    inlines = [TurnInline]
+    show_full_result_count = False
+
+
+@admin.register(Turn)
+class TurnAdmin(admin.ModelAdmin):
+    list_display = ("conversation", "index", "role")
+    list_filter = ("role",)
+    list_select_related = ("conversation",)
+    search_fields = ("conversation__external_id",)
+    raw_id_fields = ("conversation",)
+    show_full_result_count = False
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "project",
+        "conversation",
+        "status",
+        "assignee",
+        "priority",
+        "lease_expires_at",
+    )
+    list_filter = ("status", "project")
+    list_select_related = ("project", "conversation", "assignee")
+    search_fields = ("conversation__external_id", "assignee__username")
+    raw_id_fields = ("conversation", "assignee", "project")
+    show_full_result_count = False
+
+
+class TurnAnswerInline(admin.TabularInline):
+    model = TurnAnswer
+    extra = 0
+    raw_id_fields = ("turn",)
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ("id", "task", "annotator", "status", "version", "updated_at", "submitted_at")
+    list_filter = ("status",)
+    list_select_related = ("task", "annotator")
+    search_fields = ("annotator__username", "task__conversation__external_id")
+    raw_id_fields = ("task", "annotator", "schema")
+    inlines = [TurnAnswerInline]
+    show_full_result_count = False
+
+
+@admin.register(TurnAnswer)
+class TurnAnswerAdmin(admin.ModelAdmin):
+    list_display = ("annotation", "turn")
+    list_select_related = ("annotation", "turn")
+    raw_id_fields = ("annotation", "turn")
+    show_full_result_count = False

@@ -1,0 +1,117 @@
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import exporters, services
+from annotation.models import Conversation, Task
+from annotation.serializers import (
+    AnnotationSerializer,
+    AnnotationWriteSerializer,
+    ConversationSerializer,
+    TaskSerializer,
+)
+from projects.access import project_for_member
+
+
+def _task_payload(task: Task) -> dict:
+    task = (
+        Task.objects.select_related("conversation", "annotation", "annotation__schema")
+        .prefetch_related("conversation__turns", "annotation__schema__questions")
+        .get(pk=task.pk)
+    )
+    return TaskSerializer(task).data
+
+
+class ConversationListView(generics.ListAPIView):
+    """The project's conversations, oldest first, paginated."""
+
+    serializer_class = ConversationSerializer
+    queryset = Conversation.objects.none()  # for the schema generator
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        project, _ = project_for_member(self.request.user, self.kwargs["slug"])
+        return project.conversations.order_by("id")
+
+
+class NextTaskView(APIView):
+    """Claim your next task (or get the one you are on). 204 when there is nothing to do."""
+
+    @extend_schema(
+        request=None,
+        responses={200: TaskSerializer, 204: OpenApiResponse(description="No task left.")},
+    )
+    def post(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        task = services.claim_next_task(project=project, user=request.user)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(_task_payload(task))
+
+
+class TaskAnnotationView(APIView):
+    """Your answers on a task. PUT replaces them all, guarded by `version`."""
+
+    @extend_schema(responses=AnnotationSerializer)
+    def get(self, request, task_id: int):
+        task = services.get_task_for_annotator(task_id=task_id, user=request.user)
+        return Response(AnnotationSerializer(task.annotation).data)
+
+    @extend_schema(request=AnnotationWriteSerializer, responses=AnnotationSerializer)
+    def put(self, request, task_id: int):
+        task = services.get_task_for_annotator(task_id=task_id, user=request.user)
+        serializer = AnnotationWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        annotation = services.save_annotation(
+            task=task, user=request.user, **serializer.validated_data
+        )
+        return Response(AnnotationSerializer(annotation).data)
+
+
+class ExportView(APIView):
+    """Stream the project as JSON Lines, one conversation per line with its annotations."""
+
+    # `?format=` names the export format here, not DRF's renderer.
+    def perform_content_negotiation(self, request, force=False):
+        return (JSONRenderer(), "application/json")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=list(exporters.EXPORT_FORMATS), default="native"),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=["all", "submitted"],
+                default="all",
+                description="`submitted` leaves out drafts.",
+            ),
+        ],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        export_format = request.query_params.get("format", "native")
+        if export_format not in exporters.EXPORT_FORMATS:
+            raise ValidationError(
+                {
+                    "format": f'Unknown format "{export_format}" '
+                    f"(expected {', '.join(exporters.EXPORT_FORMATS)})."
+                }
+            )
+        which = request.query_params.get("status", "all")
+        if which not in ("all", "submitted"):
+            raise ValidationError({"status": 'Expected "all" or "submitted".'})
+        response = StreamingHttpResponse(
+            exporters.export_native(project, submitted_only=which == "submitted"),
+            content_type="application/x-ndjson",
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="{project.slug}-{export_format}.jsonl"'
+        )
+        return response

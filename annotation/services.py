@@ -1,0 +1,383 @@
+"""Business actions on conversations, tasks and annotations.
+
+Views, the API, management commands and Celery tasks all call these functions, so the
+browser, scripts and workers can never disagree about a rule.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from annotation import answers as answer_rules
+from annotation import importers
+from annotation.exceptions import (
+    Conflict,
+    ImportFailed,
+    InvalidAnswers,
+    InvalidInput,
+    MissingRequired,
+    NotFound,
+    StaleVersion,
+)
+from annotation.models import Annotation, Conversation, Task, Turn, TurnAnswer
+from projects import services as project_services
+from projects.models import LabelSchema, Project
+
+IMPORT_BATCH_SIZE = 1000
+
+
+# --- Import ---------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    format: str | None
+    conversations: int = 0
+    turns: int = 0
+    skipped: int = 0
+    processed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "conversations": self.conversations,
+            "turns": self.turns,
+            "skipped": self.skipped,
+            "processed": self.processed,
+        }
+
+
+def _derived_external_id(content_hash: str) -> str:
+    return f"sha256:{content_hash[:32]}"
+
+
+def _write_batch(
+    project: Project, batch: list[importers.ConversationData], result: ImportResult
+) -> None:
+    hashes = [c.content_hash() for c in batch]
+    ids = [c.external_id or _derived_external_id(h) for c, h in zip(batch, hashes, strict=True)]
+    existing = set(
+        Conversation.objects.filter(project=project, external_id__in=ids).values_list(
+            "external_id", flat=True
+        )
+    )
+    new_rows: list[tuple[Conversation, importers.ConversationData]] = []
+    for data, content_hash, external_id in zip(batch, hashes, ids, strict=True):
+        if external_id in existing:
+            result.skipped += 1
+            continue
+        existing.add(external_id)  # a repeat later in the same file is skipped too
+        row = Conversation(
+            project=project,
+            external_id=external_id,
+            content_hash=content_hash,
+            metadata=data.metadata,
+            turn_count=len(data.turns),
+        )
+        new_rows.append((row, data))
+    Conversation.objects.bulk_create([row for row, _ in new_rows])
+    turns = [
+        Turn(conversation=row, index=index, role=t.role, text=t.text, metadata=t.metadata)
+        for row, data in new_rows
+        for index, t in enumerate(data.turns)
+    ]
+    Turn.objects.bulk_create(turns, batch_size=IMPORT_BATCH_SIZE * 4)
+    Task.objects.bulk_create(
+        [
+            Task(project=project, conversation=row)
+            for row, _ in new_rows
+            for _ in range(project.overlap)
+        ],
+        batch_size=IMPORT_BATCH_SIZE * 4,
+    )
+    result.conversations += len(new_rows)
+    result.turns += len(turns)
+
+
+def import_conversations(
+    *,
+    project: Project,
+    stream: IO[bytes],
+    format: str | None = None,
+    on_progress: Callable[[ImportResult], None] | None = None,
+) -> ImportResult:
+    """Import a JSONL file of conversations into a project: all of it, or nothing.
+
+    Conversations whose id (or, without one, content) the project already has are skipped,
+    so running an import twice is harmless. Every record is checked; with any bad record
+    nothing is written and ImportFailed lists up to IMPORT_MAX_ERRORS problems by line.
+    """
+    if format is not None and format not in importers.FORMATS:
+        raise InvalidInput(f'Unknown format "{format}" (expected {", ".join(importers.FORMATS)}).')
+    result = ImportResult(format=format)
+    problems: list[importers.Problem] = []
+    max_errors = settings.IMPORT_MAX_ERRORS
+    batch: list[importers.ConversationData] = []
+    with transaction.atomic():
+        for _line, item, detected in importers.iter_conversations(stream, format):
+            result.processed += 1
+            result.format = result.format or detected
+            if isinstance(item, importers.Problem):
+                problems.append(item)
+                if len(problems) >= max_errors:
+                    break
+                continue
+            if problems:
+                continue  # keep checking, but nothing more will be written
+            batch.append(item)
+            if len(batch) >= IMPORT_BATCH_SIZE:
+                _write_batch(project, batch, result)
+                batch = []
+                if on_progress:
+                    on_progress(result)
+        if not problems and batch:
+            _write_batch(project, batch, result)
+        if not problems and result.processed == 0:
+            problems.append(importers.Problem(0, "the file holds no records"))
+        if problems:
+            transaction.set_rollback(True)
+    if problems:
+        raise ImportFailed(
+            f"{len(problems)}{'+' if len(problems) >= max_errors else ''} "
+            f"problem{'s' if len(problems) != 1 else ''} found; nothing was imported.",
+            errors=[p.as_dict() for p in problems],
+        )
+    if on_progress:
+        on_progress(result)
+    return result
+
+
+# --- Claiming tasks ---------------------------------------------------------------------
+
+
+def _lease_end(project: Project, now: datetime) -> datetime:
+    return now + timedelta(minutes=project.lease_minutes)
+
+
+def _require_member(project: Project, user: User) -> None:
+    if project_services.get_membership(project, user) is None:
+        raise NotFound("No such project.")
+
+
+def claim_next_task(*, project: Project, user: User, now: datetime | None = None) -> Task | None:
+    """Give the user their current task, or claim the next open one; None if there is none.
+
+    Never hands out a conversation the user already has a task for. Open tasks are locked
+    with SKIP LOCKED on PostgreSQL so concurrent claimers never wait on each other, and the
+    claim itself is a conditional UPDATE, which is also what makes it safe on SQLite.
+    """
+    _require_member(project, user)
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = (
+            Task.objects.select_for_update()
+            .filter(
+                project=project,
+                assignee=user,
+                status=Task.Status.IN_PROGRESS,
+                lease_expires_at__gt=now,
+            )
+            .order_by("claimed_at", "id")
+            .first()
+        )
+        if current is not None:
+            current.lease_expires_at = _lease_end(project, now)
+            current.save(update_fields=["lease_expires_at"])
+            return current
+
+        mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
+        for _attempt in range(10):
+            candidate = (
+                Task.objects.open()
+                .filter(project=project)
+                .exclude(conversation_id__in=mine)
+                .order_by("-priority", "id")
+                .select_for_update(skip_locked=True)
+                .only("id")
+                .first()
+            )
+            if candidate is None:
+                return None
+            try:
+                with transaction.atomic():
+                    claimed = Task.objects.filter(
+                        pk=candidate.pk, status=Task.Status.OPEN, assignee__isnull=True
+                    ).update(
+                        status=Task.Status.IN_PROGRESS,
+                        assignee=user,
+                        claimed_at=now,
+                        lease_expires_at=_lease_end(project, now),
+                    )
+            except IntegrityError:
+                # The same user claimed another slot of this conversation at this moment.
+                continue
+            if claimed:
+                task = Task.objects.select_related("conversation").get(pk=candidate.pk)
+                Annotation.objects.create(
+                    task=task,
+                    annotator=user,
+                    schema=LabelSchema.objects.current_for(project),
+                    started_at=now,
+                    updated_at=now,
+                )
+                return task
+    return None
+
+
+def get_task_for_annotator(*, task_id: int, user: User) -> Task:
+    """Load a task that belongs to the user, or raise NotFound."""
+    task = (
+        Task.objects.select_related("project", "conversation", "annotation", "annotation__schema")
+        .filter(pk=task_id, assignee=user)
+        .first()
+    )
+    if task is None or not hasattr(task, "annotation"):
+        raise NotFound("No such task.")
+    return task
+
+
+# --- Saving and submitting ---------------------------------------------------------------
+
+
+def _turn_refs(conversation: Conversation) -> list[answer_rules.TurnRef]:
+    return [
+        answer_rules.TurnRef(index=index, role=role)
+        for index, role in conversation.turns.values_list("index", "role")
+    ]
+
+
+def _write_turn_answers(annotation: Annotation, clean: dict[int, dict[str, Any]]) -> None:
+    turn_ids = dict(annotation.task.conversation.turns.values_list("index", "id"))
+    existing = {ta.turn_id: ta for ta in annotation.turn_answers.all()}
+    wanted = {turn_ids[index]: answers for index, answers in clean.items()}
+    stale = [ta.pk for turn_id, ta in existing.items() if turn_id not in wanted]
+    if stale:
+        TurnAnswer.objects.filter(pk__in=stale).delete()
+    changed = []
+    created = []
+    for turn_id, answers in wanted.items():
+        row = existing.get(turn_id)
+        if row is None:
+            created.append(TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers))
+        elif row.answers != answers:
+            row.answers = answers
+            changed.append(row)
+    TurnAnswer.objects.bulk_create(created)
+    TurnAnswer.objects.bulk_update(changed, ["answers"])
+
+
+def save_annotation(
+    *,
+    task: Task,
+    user: User,
+    version: int,
+    turns: Any,
+    conversation: Any,
+    submit: bool = False,
+    now: datetime | None = None,
+) -> Annotation:
+    """Replace the user's answers on a task, guarded by the version they last saw.
+
+    The whole annotation is sent each time. A stale version raises StaleVersion and writes
+    nothing; with submit=True, missing required answers raise MissingRequired and nothing
+    is saved or submitted. Saving extends the task's lease.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        task = (
+            Task.objects.select_for_update()
+            .select_related("project", "conversation")
+            .get(pk=task.pk)
+        )
+        if task.assignee_id != user.pk:
+            raise NotFound("No such task.")
+        annotation = Annotation.objects.select_for_update().get(task=task)
+        annotation.task = task
+        if annotation.status == Annotation.Status.SUBMITTED:
+            raise Conflict("This annotation is already submitted and can no longer change.")
+        if task.status != Task.Status.IN_PROGRESS:
+            raise Conflict(
+                "This task is no longer yours to label (its lease ran out or it was released). "
+                "Your last change was not saved; open the next task to continue."
+            )
+        if version != annotation.version:
+            raise StaleVersion(annotation.version)
+
+        questions = list(annotation.schema.questions.all())
+        turn_refs = _turn_refs(task.conversation)
+        clean, errors = answer_rules.clean_answers(questions, turn_refs, turns, conversation)
+        if errors:
+            raise InvalidAnswers(
+                f"{len(errors)} answer{'s are' if len(errors) != 1 else ' is'} not valid; "
+                "nothing was saved.",
+                errors=errors,
+            )
+        if submit:
+            missing = answer_rules.missing_required(questions, turn_refs, clean)
+            if missing:
+                raise MissingRequired(missing)
+
+        _write_turn_answers(annotation, clean.turns)
+        annotation.answers = clean.conversation
+        annotation.version += 1
+        annotation.updated_at = now
+        fields = ["answers", "version", "updated_at"]
+        if submit:
+            annotation.status = Annotation.Status.SUBMITTED
+            annotation.submitted_at = now
+            fields += ["status", "submitted_at"]
+            task.status = Task.Status.SUBMITTED
+            task.completed_at = now
+            task.lease_expires_at = None
+            task.save(update_fields=["status", "completed_at", "lease_expires_at"])
+        else:
+            task.lease_expires_at = _lease_end(task.project, now)
+            task.save(update_fields=["lease_expires_at"])
+        annotation.save(update_fields=fields)
+    return annotation
+
+
+def annotation_answers(annotation: Annotation) -> dict[str, Any]:
+    """The annotation's answers as {"turns": {"<index>": {...}}, "conversation": {...}}."""
+    rows = annotation.turn_answers.values_list("turn__index", "answers")
+    return {
+        "turns": {str(index): answers for index, answers in sorted(rows)},
+        "conversation": annotation.answers,
+    }
+
+
+# --- Leases -----------------------------------------------------------------------------
+
+
+def release_expired_leases(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Put tasks whose lease ran out back in the pool; return how many were released.
+
+    The expired task keeps its annotator and draft for audit; a new open task takes its
+    slot. Safe to run twice at once: rows are locked with SKIP LOCKED and re-checked.
+    """
+    now = now or timezone.now()
+    released = 0
+    while True:
+        with transaction.atomic():
+            expired = list(
+                Task.objects.select_for_update(skip_locked=True)
+                .filter(status=Task.Status.IN_PROGRESS, lease_expires_at__lte=now)
+                .order_by("id")
+                .values_list("id", "project_id", "conversation_id", "priority")[:batch_size]
+            )
+            if not expired:
+                return released
+            Task.objects.filter(pk__in=[row[0] for row in expired]).update(
+                status=Task.Status.EXPIRED, completed_at=now
+            )
+            Task.objects.bulk_create(
+                Task(project_id=project_id, conversation_id=conversation_id, priority=priority)
+                for _, project_id, conversation_id, priority in expired
+            )
+            released += len(expired)

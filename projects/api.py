@@ -1,0 +1,71 @@
+from django.db.models import OuterRef, Subquery
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from projects import services
+from projects.access import project_for_member
+from projects.models import Membership, Project
+from projects.serializers import MembershipSerializer, ProjectSerializer, ProjectUpdateSerializer
+
+
+class ProjectViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Projects you are a member of. Anyone signed in may create one and becomes its lead."""
+
+    lookup_field = "slug"
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self):
+        my_role = Membership.objects.filter(project=OuterRef("pk"), user=self.request.user)
+        return Project.objects.for_user(self.request.user).annotate(
+            my_role=Subquery(my_role.values("role")[:1])
+        )
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return ProjectUpdateSerializer
+        return ProjectSerializer
+
+    def perform_create(self, serializer):
+        project = services.create_project(creator=self.request.user, **serializer.validated_data)
+        project.my_role = Membership.Role.LEAD
+        serializer.instance = project
+
+    def perform_update(self, serializer):
+        project = services.update_project(
+            project=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+        serializer.instance = project
+
+
+class MemberListView(APIView):
+    """Members of a project. Leads add members or change their role by POSTing."""
+
+    @extend_schema(responses=MembershipSerializer(many=True))
+    def get(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        members = project.memberships.select_related("user").order_by("user__username")
+        return Response(MembershipSerializer(members, many=True).data)
+
+    @extend_schema(request=MembershipSerializer, responses={201: MembershipSerializer})
+    def post(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        serializer = MembershipSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership, created = services.set_membership(
+            project=project,
+            actor=request.user,
+            username=serializer.validated_data["user"]["username"],
+            role=serializer.validated_data["role"],
+        )
+        return Response(
+            MembershipSerializer(membership).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

@@ -1,0 +1,166 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+ROLES = ("system", "user", "assistant", "tool")
+MAX_OVERLAP = 10
+
+
+class ProjectQuerySet(models.QuerySet):
+    def for_user(self, user) -> "ProjectQuerySet":
+        """Projects the user is a member of."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Project(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown, shown to annotators.")
+    overlap = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_OVERLAP)],
+        help_text="How many annotators label each conversation.",
+    )
+    lease_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="How long a claimed task stays with its annotator without activity.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(overlap__gte=1, overlap__lte=MAX_OVERLAP), name="project_overlap_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=1), name="project_lease_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        LEAD = "lead", "Lead"
+        REVIEWER = "reviewer", "Reviewer"
+        ANNOTATOR = "annotator", "Annotator"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user"),
+            models.CheckConstraint(
+                condition=Q(role__in=["lead", "reviewer", "annotator"]),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role == self.Role.LEAD
+
+
+class LabelSchemaQuerySet(models.QuerySet):
+    def current_for(self, project: Project) -> "LabelSchema":
+        return self.filter(project=project).order_by("-version").first()
+
+
+class LabelSchema(models.Model):
+    """One version of a project's questions. Annotations point at the version they used."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="schemas")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LabelSchemaQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="schema_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} schema v{self.version}"
+
+
+class Question(models.Model):
+    class Scope(models.TextChoices):
+        TURN = "turn", "Turn"
+        CONVERSATION = "conversation", "Conversation"
+
+    class Kind(models.TextChoices):
+        SINGLE = "single", "Single choice"
+        MULTI = "multi", "Multiple choice"
+        BOOLEAN = "boolean", "Yes / no"
+        RATING = "rating", "Rating"
+        TEXT = "text", "Free text"
+        REWRITE = "rewrite", "Rewrite of the turn"
+
+    CHOICE_KINDS = (Kind.SINGLE, Kind.MULTI)
+
+    schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveIntegerField(default=0)
+    key = models.SlugField(max_length=64)
+    prompt = models.CharField(max_length=300)
+    help = models.TextField(blank=True)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.TURN)
+    roles = models.JSONField(
+        default=list, blank=True, help_text='Turn roles it applies to, e.g. ["assistant"].'
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    options = models.JSONField(
+        default=list, blank=True, help_text='[{"value": ..., "label": ..., "hotkey": ...}]'
+    )
+    rating_min = models.SmallIntegerField(default=1)
+    rating_max = models.SmallIntegerField(default=5)
+    required = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["schema", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["schema", "key"], name="question_unique_key"),
+            models.CheckConstraint(
+                condition=Q(scope__in=["turn", "conversation"]), name="question_scope_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["single", "multi", "boolean", "rating", "text", "rewrite"]),
+                name="question_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating_min__lt=models.F("rating_max")), name="question_rating_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def option_values(self) -> list[str]:
+        return [option["value"] for option in self.options]
+
+    def applies_to(self, role: str) -> bool:
+        return self.scope == self.Scope.TURN and role in self.roles

@@ -1,0 +1,65 @@
+from rest_framework import serializers
+
+from projects.models import MAX_OVERLAP, LabelSchema, Membership, Project, Question
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role in this project.")
+
+    class Meta:
+        model = Project
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "guidelines",
+            "overlap",
+            "lease_minutes",
+            "created_at",
+            "role",
+        ]
+        read_only_fields = ["created_at", "role"]
+        extra_kwargs = {
+            "overlap": {"min_value": 1, "max_value": MAX_OVERLAP},
+            # Uniqueness is the service's check, with its own message.
+            "slug": {"validators": []},
+        }
+
+    def get_role(self, project: Project) -> str | None:
+        return getattr(project, "my_role", None)
+
+
+class ProjectUpdateSerializer(ProjectSerializer):
+    class Meta(ProjectSerializer.Meta):
+        read_only_fields = ["slug", "created_at", "role"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+    class Meta:
+        model = Membership
+        fields = ["username", "role", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Question
+        fields = ["key", "prompt", "help", "scope", "roles", "kind", "options", "required"]
+
+    def to_representation(self, question: Question) -> dict:
+        data = super().to_representation(question)
+        if question.kind == Question.Kind.RATING:
+            data["min"] = question.rating_min
+            data["max"] = question.rating_max
+        return data
+
+
+class LabelSchemaSerializer(serializers.ModelSerializer):
+    questions = QuestionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = LabelSchema
+        fields = ["version", "questions"]

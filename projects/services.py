@@ -1,0 +1,98 @@
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import User
+from projects.exceptions import InvalidInput, NotAllowed
+from projects.models import LabelSchema, Membership, Project, Question
+from projects.taxonomy import DEFAULT_QUESTIONS
+
+
+def get_membership(project: Project, user: User) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(project=project, user=user).first()
+
+
+def require_lead(project: Project, user: User) -> Membership:
+    """Return the user's membership if they lead the project, else refuse."""
+    membership = get_membership(project, user)
+    if membership is None or not membership.is_lead:
+        raise NotAllowed("Only a project lead can do this.")
+    return membership
+
+
+def create_schema(
+    *, project: Project, questions: list[dict[str, Any]], version: int = 1
+) -> LabelSchema:
+    """Create one version of a project's label schema from question dicts."""
+    schema = LabelSchema.objects.create(project=project, version=version)
+    Question.objects.bulk_create(
+        Question(schema=schema, position=position, **question)
+        for position, question in enumerate(questions)
+    )
+    return schema
+
+
+@transaction.atomic
+def create_project(
+    *,
+    creator: User,
+    slug: str,
+    name: str,
+    description: str = "",
+    guidelines: str = "",
+    overlap: int = 1,
+    lease_minutes: int = 60,
+) -> Project:
+    """Create a project led by its creator, with the default label schema."""
+    if Project.objects.filter(slug=slug).exists():
+        raise InvalidInput(f'A project with the slug "{slug}" already exists.')
+    project = Project.objects.create(
+        slug=slug,
+        name=name,
+        description=description,
+        guidelines=guidelines,
+        overlap=overlap,
+        lease_minutes=lease_minutes,
+        created_by=creator,
+    )
+    Membership.objects.create(project=project, user=creator, role=Membership.Role.LEAD)
+    create_schema(project=project, questions=DEFAULT_QUESTIONS)
+    return project
+
+
+@transaction.atomic
+def update_project(*, project: Project, actor: User, **changes: Any) -> Project:
+    """Change a project's settings; leads only."""
+    require_lead(project, actor)
+    for field, value in changes.items():
+        setattr(project, field, value)
+    project.save(update_fields=list(changes))
+    return project
+
+
+@transaction.atomic
+def set_membership(
+    *, project: Project, actor: User, username: str, role: str
+) -> tuple[Membership, bool]:
+    """Add a user to the project with a role, or change their role; leads only.
+
+    Returns the membership and whether it is new.
+    """
+    require_lead(project, actor)
+    if role not in Membership.Role.values:
+        raise InvalidInput(f'Unknown role "{role}" (expected {", ".join(Membership.Role.values)}).')
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise InvalidInput(f'No active user named "{username}".')
+    membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if membership is None:
+        return Membership.objects.create(project=project, user=user, role=role), True
+    if membership.is_lead and role != Membership.Role.LEAD:
+        other_leads = Membership.objects.filter(project=project, role=Membership.Role.LEAD)
+        if not other_leads.exclude(pk=membership.pk).exists():
+            raise InvalidInput("A project needs at least one lead.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership, False
