@@ -36,7 +36,14 @@ class ConversationData:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def content_hash(self) -> str:
-        payload = orjson.dumps([[t.role, t.text] for t in self.turns])
+        # Tool calls are content too: two records asking different tools are different.
+        payload = orjson.dumps(
+            [
+                [t.role, t.text, t.metadata.get("tool_calls"), t.metadata.get("function_call")]
+                for t in self.turns
+            ],
+            option=orjson.OPT_SORT_KEYS,
+        )
         return hashlib.sha256(payload).hexdigest()
 
 
@@ -68,7 +75,7 @@ def _json_reason(exc: orjson.JSONDecodeError, line: bytes) -> str:
         line.decode("utf-8")
     except UnicodeDecodeError as decode_error:
         return f"not valid UTF-8 (byte {decode_error.start + 1} of the line)"
-    return exc.msg
+    return f"{exc.msg} (column {exc.colno})"
 
 
 def detect_format(record: Any) -> str:
@@ -87,6 +94,9 @@ def detect_format(record: Any) -> str:
 def _check_text(text: Any, where: str) -> str:
     if not isinstance(text, str):
         raise RecordError(f"{where}: text must be a string, got {type(text).__name__}")
+    if "\x00" in text:
+        # PostgreSQL cannot store NUL in text; refuse it everywhere so both databases agree.
+        raise RecordError(f"{where}: text contains a NUL character")
     limit = settings.IMPORT_MAX_CHARS_PER_TURN
     if len(text) > limit:
         raise RecordError(
@@ -96,7 +106,9 @@ def _check_text(text: Any, where: str) -> str:
 
 
 def _check_role(role: Any, where: str) -> str:
-    if role not in ROLES:
+    if role is None:
+        raise RecordError(f'{where}: missing "role"')
+    if not isinstance(role, str) or role not in ROLES:
         raise RecordError(f'{where}: unknown role "{role}" (expected {_EXPECTED_ROLES})')
     return role
 
@@ -114,7 +126,7 @@ def _external_id(record: dict) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise RecordError('"id" must be a string or a number')
+        raise RecordError('"id" must be a string or an integer')
     value = str(value).strip()
     if not value:
         raise RecordError('"id" is empty')
@@ -128,7 +140,19 @@ def _object(value: Any, where: str) -> dict:
         return {}
     if not isinstance(value, dict):
         raise RecordError(f"{where} must be an object")
+    if _has_nul(value):
+        raise RecordError(f"{where} contains a NUL character")
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def parse_native(record: Any) -> ConversationData:
@@ -161,21 +185,22 @@ def parse_native(record: Any) -> ConversationData:
     return ConversationData(external_id=_external_id(record), turns=parsed, metadata=metadata)
 
 
+def _is_text_part(part: Any) -> bool:
+    return isinstance(part, str) or (
+        isinstance(part, dict) and isinstance(part.get("text"), str)
+    )
+
+
 def _content_text(content: Any, where: str) -> str:
     if content is None:
         return ""
     if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, dict) and isinstance(part.get("text"), str):
-                parts.append(part["text"])
+        parts = [p if isinstance(p, str) else p["text"] for p in content if _is_text_part(p)]
         return _check_text("\n".join(parts), where)
     return _check_text(content, where)
 
 
-_OPENAI_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+_OPENAI_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 def parse_openai(record: Any) -> ConversationData:
@@ -192,20 +217,28 @@ def parse_openai(record: Any) -> ConversationData:
         if not isinstance(message, dict):
             raise RecordError(f"{where}: expected an object with role and content")
         role = message.get("role")
-        if role not in _OPENAI_ROLES:
+        if role is None:
+            raise RecordError(f'{where}: missing "role"')
+        if not isinstance(role, str) or role not in _OPENAI_ROLES:
             raise RecordError(
-                f'{where}: unknown role "{role}" (expected system, user, assistant, tool, function)'
+                f'{where}: unknown role "{role}" (expected {", ".join(_OPENAI_ROLES)})'
             )
-        metadata = {k: v for k, v in message.items() if k not in ("role", "content")}
+        metadata = _object(
+            {k: v for k, v in message.items() if k not in ("role", "content")}, where
+        )
         if role in ("function", "developer"):
             metadata["original_role"] = role
             role = "tool" if role == "function" else "system"
-        if "content" not in message and not message.get("tool_calls"):
+        content = message.get("content")
+        if "content" not in message and not (
+            message.get("tool_calls") or message.get("function_call")
+        ):
             raise RecordError(f'{where}: missing "content"')
+        if isinstance(content, list) and not all(_is_text_part(part) for part in content):
+            # Images, audio and files are not shown as text, but they are kept.
+            metadata["content"] = content
         parsed.append(
-            TurnData(
-                role=role, text=_content_text(message.get("content"), where), metadata=metadata
-            )
+            TurnData(role=role, text=_content_text(content, where), metadata=metadata)
         )
     metadata = {k: v for k, v in record.items() if k not in ("id", "messages")}
     return ConversationData(external_id=_external_id(record), turns=parsed, metadata=metadata)

@@ -138,14 +138,15 @@ def import_conversations(
                     on_progress(result)
         if not problems and batch:
             _write_batch(project, batch, result)
-        if not problems and result.processed == 0:
-            problems.append(importers.Problem(0, "the file holds no records"))
-        if problems:
+        if problems or result.processed == 0:
             transaction.set_rollback(True)
+    if result.processed == 0:
+        raise ImportFailed("The file holds no records; nothing was imported.", errors=[])
     if problems:
+        stopped = len(problems) >= max_errors
         raise ImportFailed(
-            f"{len(problems)}{'+' if len(problems) >= max_errors else ''} "
-            f"problem{'s' if len(problems) != 1 else ''} found; nothing was imported.",
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found"
+            f"{' (checking stopped there)' if stopped else ''}; nothing was imported.",
             errors=[p.as_dict() for p in problems],
         )
     if on_progress:

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseLocation
+from django_htmx.http import HttpResponseLocation, retarget
 
 from annotation import exceptions, forms, services
 from annotation.models import Annotation, Task
@@ -158,10 +158,12 @@ def submit(request: HttpRequest, task_id: int) -> HttpResponse:
         context = _workspace_context(task, missing=missing)
         context["error"] = None if missing else exc
         status = 409 if isinstance(exc, exceptions.Conflict) else 400
-        template = "annotation/workspace.html"
-        if request.htmx:
-            template += "#submit-errors" if missing else "#save-status"
-        return render(request, template, context, status=status)
+        if not request.htmx:
+            return render(request, "annotation/workspace.html", context, status=status)
+        if missing:
+            return render(request, "annotation/workspace.html#submit-errors", context, status=400)
+        response = render(request, "annotation/workspace.html#save-status", context, status=status)
+        return retarget(response, "#save-status")
     next_url = reverse("annotation:label", args=[task.project.slug])
     if request.htmx:
         return HttpResponseLocation(next_url, target="body")

@@ -150,8 +150,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
-# Serve straight from the app and static/ folders, so no collectstatic step is needed.
+# WhiteNoise serves straight from the app and static/ folders: no collectstatic step is
+# needed. Set STATIC_ROOT only to collect files for another web server.
+STATIC_ROOT = env_str("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True

@@ -52,6 +52,8 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         except InvalidInput as exc:
             raise CommandError(exc.message) from None
+        except (OSError, EOFError) as exc:  # unreadable, or a .gz that is not gzip
+            raise CommandError(f"Cannot read {file}: {exc}") from None
         if show_progress:
             sys.stderr.write("\n")
         self.stdout.write(

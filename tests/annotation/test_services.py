@@ -1,0 +1,285 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from annotation import services
+from annotation.exceptions import Conflict, InvalidAnswers, MissingRequired, NotFound, StaleVersion
+from annotation.models import Annotation, Task, TurnAnswer
+from projects import services as project_services
+from tests.factories import ConversationFactory, ProjectFactory, claimed_task
+
+pytestmark = pytest.mark.django_db
+
+COMPLETE = {
+    "2": {
+        "observed_behavior": ["answered"],
+        "expected_behavior": "answer",
+        "factuality": "correct",
+    },
+    "4": {
+        "observed_behavior": ["refused"],
+        "expected_behavior": "ask_clarification",
+        "factuality": "not_applicable",
+    },
+}
+
+
+# --- claiming ---
+
+
+def test_claim_gives_an_open_task_with_a_lease_and_a_draft(project, annotator, conversation):
+    now = timezone.now()
+    task = services.claim_next_task(project=project, user=annotator, now=now)
+    assert task.conversation == conversation
+    assert task.status == Task.Status.IN_PROGRESS and task.assignee == annotator
+    assert task.lease_expires_at == now + timedelta(minutes=project.lease_minutes)
+    annotation = Annotation.objects.get(task=task)
+    assert (annotation.status, annotation.version, annotation.annotator) == ("draft", 1, annotator)
+
+
+def test_claiming_again_resumes_the_current_task_and_extends_its_lease(project, annotator):
+    ConversationFactory.create_batch(2, project=project)
+    first = services.claim_next_task(project=project, user=annotator)
+    later = timezone.now() + timedelta(minutes=5)
+    again = services.claim_next_task(project=project, user=annotator, now=later)
+    assert again.pk == first.pk
+    again.refresh_from_db()
+    assert again.lease_expires_at == later + timedelta(minutes=project.lease_minutes)
+    assert Task.objects.filter(assignee=annotator).count() == 1
+
+
+def test_nobody_gets_the_same_conversation_twice(project, annotator, owner):
+    project_services.update_project(project=project, actor=owner, overlap=2)
+    first, second = ConversationFactory.create_batch(2, project=project)
+    got = []
+    for _ in range(3):
+        task = services.claim_next_task(project=project, user=annotator)
+        if task is None:
+            break
+        got.append(task.conversation_id)
+        services.save_annotation(
+            task=task, user=annotator, version=1, turns=COMPLETE, conversation={}, submit=True
+        )
+    assert sorted(got) == sorted([first.pk, second.pk])
+
+
+def test_overlap_slots_go_to_different_annotators(owner, annotator, reviewer):
+    project = ProjectFactory(created_by=owner, overlap=2)
+    for user in (annotator, reviewer):
+        project_services.set_membership(
+            project=project, actor=owner, username=user.username, role="annotator"
+        )
+    conversation = ConversationFactory(project=project)
+    a = services.claim_next_task(project=project, user=annotator)
+    b = services.claim_next_task(project=project, user=reviewer)
+    c = services.claim_next_task(project=project, user=owner)
+    assert a.conversation == b.conversation == conversation and a.pk != b.pk
+    assert c is None
+
+
+def test_claim_returns_none_when_nothing_is_open(project, annotator):
+    assert services.claim_next_task(project=project, user=annotator) is None
+
+
+def test_higher_priority_tasks_are_claimed_first(project, annotator):
+    low, high = ConversationFactory.create_batch(2, project=project)
+    Task.objects.filter(conversation=high).update(priority=5)
+    assert services.claim_next_task(project=project, user=annotator).conversation == high
+
+
+def test_outsiders_cannot_claim(project, outsider, conversation):
+    with pytest.raises(NotFound):
+        services.claim_next_task(project=project, user=outsider)
+    assert not Task.objects.filter(assignee=outsider).exists()
+
+
+# --- saving ---
+
+
+def test_save_writes_answers_and_bumps_the_version(project, annotator):
+    task = claimed_task(project, annotator)
+    annotation = services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns={"2": {"factuality": "fabricated", "hallucination_type": ["invented_policy"]}},
+        conversation={"overall": 2},
+    )
+    assert annotation.version == 2 and annotation.status == "draft"
+    assert services.annotation_answers(annotation) == {
+        "turns": {"2": {"factuality": "fabricated", "hallucination_type": ["invented_policy"]}},
+        "conversation": {"overall": 2},
+    }
+
+
+def test_save_replaces_the_whole_set_of_answers(project, annotator):
+    task = claimed_task(project, annotator)
+    services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns={"2": {"factuality": "correct"}},
+        conversation={},
+    )
+    annotation = services.save_annotation(
+        task=task,
+        user=annotator,
+        version=2,
+        turns={"4": {"factuality": "correct"}},
+        conversation={},
+    )
+    assert services.annotation_answers(annotation)["turns"] == {"4": {"factuality": "correct"}}
+    assert TurnAnswer.objects.filter(annotation=annotation).count() == 1
+
+
+def test_empty_answers_are_dropped(project, annotator):
+    task = claimed_task(project, annotator)
+    annotation = services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns={"2": {"factuality": None, "observed_behavior": [], "rationale": ""}},
+        conversation={"notes": ""},
+    )
+    assert services.annotation_answers(annotation) == {"turns": {}, "conversation": {}}
+
+
+def test_a_stale_version_is_refused_and_changes_nothing(project, annotator):
+    task = claimed_task(project, annotator)
+    services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns={"2": {"factuality": "correct"}},
+        conversation={},
+    )
+    with pytest.raises(StaleVersion) as caught:
+        services.save_annotation(
+            task=task,
+            user=annotator,
+            version=1,
+            turns={"2": {"factuality": "fabricated"}},
+            conversation={},
+        )
+    assert caught.value.current_version == 2
+    annotation = Annotation.objects.get(task=task)
+    assert services.annotation_answers(annotation)["turns"] == {"2": {"factuality": "correct"}}
+
+
+def test_invalid_answers_name_every_problem_and_save_nothing(project, annotator):
+    task = claimed_task(project, annotator)
+    with pytest.raises(InvalidAnswers) as caught:
+        services.save_annotation(
+            task=task,
+            user=annotator,
+            version=1,
+            turns={"2": {"factuality": "maybe", "prompt_traits": ["ambiguous"]}, "9": {}},
+            conversation={"overall": 9, "colour": "blue"},
+        )
+    errors = caught.value.errors
+    assert set(errors) == {
+        "turns.2.factuality",
+        "turns.2.prompt_traits",
+        "turns.9",
+        "conversation.overall",
+        "conversation.colour",
+    }
+    assert '"maybe" is not an option' in errors["turns.2.factuality"]
+    assert "not asked about assistant turns" in errors["turns.2.prompt_traits"]
+    assert "out of range" in errors["conversation.overall"]
+    assert Annotation.objects.get(task=task).version == 1
+
+
+def test_someone_elses_task_is_not_found(project, annotator, reviewer):
+    task = claimed_task(project, annotator)
+    with pytest.raises(NotFound):
+        services.save_annotation(task=task, user=reviewer, version=1, turns={}, conversation={})
+    with pytest.raises(NotFound):
+        services.get_task_for_annotator(task_id=task.pk, user=reviewer)
+
+
+def test_saving_extends_the_lease(project, annotator):
+    task = claimed_task(project, annotator)
+    later = timezone.now() + timedelta(minutes=30)
+    services.save_annotation(
+        task=task, user=annotator, version=1, turns={}, conversation={}, now=later
+    )
+    task.refresh_from_db()
+    assert task.lease_expires_at == later + timedelta(minutes=project.lease_minutes)
+
+
+# --- submitting ---
+
+
+def test_submit_with_missing_required_answers_lists_them_and_submits_nothing(project, annotator):
+    task = claimed_task(project, annotator)
+    with pytest.raises(MissingRequired) as caught:
+        services.save_annotation(
+            task=task,
+            user=annotator,
+            version=1,
+            turns={"2": COMPLETE["2"], "4": {"factuality": "correct"}},
+            conversation={},
+            submit=True,
+        )
+    assert caught.value.missing == ["turns.4.observed_behavior", "turns.4.expected_behavior"]
+    annotation = Annotation.objects.get(task=task)
+    assert (annotation.status, annotation.version) == ("draft", 1)
+    assert not TurnAnswer.objects.filter(annotation=annotation).exists()
+    assert Task.objects.get(pk=task.pk).status == Task.Status.IN_PROGRESS
+
+
+def test_submit_completes_the_task_and_freezes_the_annotation(project, annotator):
+    task = claimed_task(project, annotator)
+    annotation = services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns=COMPLETE,
+        conversation={"overall": 4},
+        submit=True,
+    )
+    assert annotation.status == "submitted" and annotation.submitted_at is not None
+    task.refresh_from_db()
+    assert task.status == Task.Status.SUBMITTED and task.completed_at is not None
+    with pytest.raises(Conflict, match="already submitted"):
+        services.save_annotation(task=task, user=annotator, version=2, turns={}, conversation={})
+
+
+# --- leases ---
+
+
+def test_expired_leases_return_to_the_pool_and_keep_the_draft(project, annotator, reviewer):
+    task = claimed_task(project, annotator)
+    services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns={"2": {"factuality": "correct"}},
+        conversation={},
+    )
+    later = timezone.now() + timedelta(minutes=project.lease_minutes + 1)
+    assert services.release_expired_leases(now=later) == 1
+    assert services.release_expired_leases(now=later) == 0
+    task.refresh_from_db()
+    assert task.status == Task.Status.EXPIRED and task.assignee == annotator
+    assert Annotation.objects.get(task=task).turn_answers.count() == 1
+    replacement = Task.objects.get(conversation=task.conversation, status=Task.Status.OPEN)
+    assert replacement.assignee is None
+    claimed = services.claim_next_task(project=project, user=reviewer, now=later)
+    assert claimed.pk == replacement.pk
+    assert not Annotation.objects.get(task=claimed).turn_answers.exists()
+
+
+def test_a_save_after_the_lease_was_released_is_refused(project, annotator):
+    task = claimed_task(project, annotator)
+    services.release_expired_leases(now=timezone.now() + timedelta(days=1))
+    with pytest.raises(Conflict, match="no longer yours"):
+        services.save_annotation(task=task, user=annotator, version=1, turns={}, conversation={})
+
+
+def test_active_leases_are_left_alone(project, annotator):
+    task = claimed_task(project, annotator)
+    assert services.release_expired_leases() == 0
+    assert Task.objects.get(pk=task.pk).status == Task.Status.IN_PROGRESS
