@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from annotation.models import Annotation, Conversation, Task, Turn, TurnAnswer
+from projects.admin import LeadScopedAdmin
 
 
 class TurnInline(admin.StackedInline):
@@ -10,7 +11,7 @@ class TurnInline(admin.StackedInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(LeadScopedAdmin):
     list_display = ("external_id", "project", "turn_count", "created_at")
     list_filter = ("project",)
     list_select_related = ("project",)
@@ -21,7 +22,8 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Turn)
-class TurnAdmin(admin.ModelAdmin):
+class TurnAdmin(LeadScopedAdmin):
+    project_path = "conversation__project"
     list_display = ("conversation", "index", "role")
     list_filter = ("role",)
     list_select_related = ("conversation",)
@@ -31,7 +33,7 @@ class TurnAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(LeadScopedAdmin):
     list_display = (
         "id",
         "project",
@@ -55,7 +57,8 @@ class TurnAnswerInline(admin.TabularInline):
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(LeadScopedAdmin):
+    project_path = "task__project"
     list_display = ("id", "task", "annotator", "status", "version", "updated_at", "submitted_at")
     list_filter = ("status",)
     list_select_related = ("task", "annotator")
@@ -66,7 +69,8 @@ class AnnotationAdmin(admin.ModelAdmin):
 
 
 @admin.register(TurnAnswer)
-class TurnAnswerAdmin(admin.ModelAdmin):
+class TurnAnswerAdmin(LeadScopedAdmin):
+    project_path = "annotation__task__project"
     list_display = ("annotation", "turn")
     list_select_related = ("annotation", "turn")
     raw_id_fields = ("annotation", "turn")

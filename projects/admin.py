@@ -3,6 +3,27 @@ from django.contrib import admin
 from projects.models import LabelSchema, Membership, Project, Question
 
 
+class LeadScopedAdmin(admin.ModelAdmin):
+    """Staff who are not superusers see only the rows of projects they lead.
+
+    `project_path` is the lookup from the model to its Project ("" for Project itself).
+    """
+
+    project_path = "project"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        prefix = f"{self.project_path}__" if self.project_path else ""
+        return queryset.filter(
+            **{
+                f"{prefix}memberships__user": request.user,
+                f"{prefix}memberships__role": Membership.Role.LEAD,
+            }
+        ).distinct()
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -10,7 +31,8 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(LeadScopedAdmin):
+    project_path = ""
     list_display = ("name", "slug", "overlap", "lease_minutes", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -19,7 +41,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(LeadScopedAdmin):
     list_display = ("project", "user", "role", "created_at")
     list_filter = ("role", "project")
     list_select_related = ("project", "user")
@@ -33,14 +55,15 @@ class QuestionInline(admin.StackedInline):
 
 
 @admin.register(LabelSchema)
-class LabelSchemaAdmin(admin.ModelAdmin):
+class LabelSchemaAdmin(LeadScopedAdmin):
     list_display = ("project", "version", "created_at")
     list_filter = ("project",)
     inlines = [QuestionInline]
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(LeadScopedAdmin):
+    project_path = "schema__project"
     list_display = ("key", "schema", "scope", "kind", "required", "position")
     list_filter = ("scope", "kind", "required")
     list_select_related = ("schema__project",)

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from accounts.models import User
@@ -96,3 +97,18 @@ def set_membership(
     membership.role = role
     membership.save(update_fields=["role"])
     return membership, False
+
+
+LEAD_ADMIN_GROUP = "Project leads"
+
+
+@transaction.atomic
+def grant_lead_admin(user: User) -> None:
+    """Let a user fix data of the projects they lead in the Django admin."""
+    group, _ = Group.objects.get_or_create(name=LEAD_ADMIN_GROUP)
+    group.permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["projects", "annotation"])
+    )
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.groups.add(group)

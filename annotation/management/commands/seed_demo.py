@@ -85,6 +85,7 @@ class Command(BaseCommand):
             )
         for user, role in users.values():
             Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+        project_services.grant_lead_admin(users["lead"][0])
 
         with FIXTURE.open("rb") as stream:
             result = services.import_conversations(project=project, stream=stream)
