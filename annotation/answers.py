@@ -5,6 +5,7 @@ Paths name each answer the same way everywhere (API errors, the workspace, expor
 conversation's. An empty answer (None, "", []) means "not answered" and is dropped.
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from projects.models import Question
 
 MAX_TEXT_CHARS = 50_000
+_TURN_INDEX = re.compile(r"0|[1-9][0-9]*")
 
 
 @dataclass(frozen=True)
@@ -112,11 +114,11 @@ def clean_answers(
 
     for raw_index, answers in turn_payload.items():
         path = f"turns.{raw_index}"
-        try:
-            index = int(raw_index)
-        except (TypeError, ValueError):
+        # Exactly one spelling per turn ("2", not "02" or " 2"), so no answer can shadow another.
+        if not isinstance(raw_index, str) or not _TURN_INDEX.fullmatch(raw_index):
             errors[path] = f'"{raw_index}" is not a turn index'
             continue
+        index = int(raw_index)
         if index not in roles:
             errors[path] = f"this conversation has no turn {raw_index}"
             continue

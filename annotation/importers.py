@@ -186,9 +186,7 @@ def parse_native(record: Any) -> ConversationData:
 
 
 def _is_text_part(part: Any) -> bool:
-    return isinstance(part, str) or (
-        isinstance(part, dict) and isinstance(part.get("text"), str)
-    )
+    return isinstance(part, str) or (isinstance(part, dict) and isinstance(part.get("text"), str))
 
 
 def _content_text(content: Any, where: str) -> str:
@@ -237,9 +235,7 @@ def parse_openai(record: Any) -> ConversationData:
         if isinstance(content, list) and not all(_is_text_part(part) for part in content):
             # Images, audio and files are not shown as text, but they are kept.
             metadata["content"] = content
-        parsed.append(
-            TurnData(role=role, text=_content_text(content, where), metadata=metadata)
-        )
+        parsed.append(TurnData(role=role, text=_content_text(content, where), metadata=metadata))
     metadata = {k: v for k, v in record.items() if k not in ("id", "messages")}
     return ConversationData(external_id=_external_id(record), turns=parsed, metadata=metadata)
 

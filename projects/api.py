@@ -23,10 +23,19 @@ class ProjectViewSet(
     serializer_class = ProjectSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Project.objects.none()
         my_role = Membership.objects.filter(project=OuterRef("pk"), user=self.request.user)
         return Project.objects.for_user(self.request.user).annotate(
             my_role=Subquery(my_role.values("role")[:1])
         )
+
+    def get_object(self):
+        project = super().get_object()
+        if self.action in ("update", "partial_update"):
+            # Refuse non-leads before validating, so they get 403, not hints about fields.
+            services.require_lead(project, self.request.user)
+        return project
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
@@ -57,6 +66,7 @@ class MemberListView(APIView):
     @extend_schema(request=MembershipSerializer, responses={201: MembershipSerializer})
     def post(self, request, slug: str):
         project, _ = project_for_member(request.user, slug)
+        services.require_lead(project, request.user)
         serializer = MembershipSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership, created = services.set_membership(

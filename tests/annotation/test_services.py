@@ -83,7 +83,7 @@ def test_claim_returns_none_when_nothing_is_open(project, annotator):
 
 
 def test_higher_priority_tasks_are_claimed_first(project, annotator):
-    low, high = ConversationFactory.create_batch(2, project=project)
+    _low, high = ConversationFactory.create_batch(2, project=project)
     Task.objects.filter(conversation=high).update(priority=5)
     assert services.claim_next_task(project=project, user=annotator).conversation == high
 

@@ -50,7 +50,7 @@ def imported_project():
 def test_annotator_labels_a_conversation_and_it_appears_in_the_export(
     page, live_server, imported_project, artifacts
 ):
-    project, annotator = imported_project
+    _project, annotator = imported_project
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", "ana")
