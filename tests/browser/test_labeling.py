@@ -1,11 +1,9 @@
 """Label in Chromium: log in, label turns, submit, get the next task, find it in the export."""
 
-import io
-
 import orjson
 import pytest
+from django.core.management import call_command
 
-from annotation import services
 from projects.models import Membership
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.helpers import api_client_for
@@ -15,35 +13,35 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
 
 
-def _jsonl(*records) -> io.BytesIO:
-    return io.BytesIO(b"".join(orjson.dumps(r) + b"\n" for r in records))
-
-
 @pytest.fixture
-def imported_project():
+def imported_project(tmp_path):
     lead = UserFactory(username="lena")
     annotator = UserFactory(username="ana")
     project = ProjectFactory(created_by=lead, slug="bank", name="Bank assistant audit")
     MembershipFactory(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
-    services.import_conversations(
-        project=project,
-        stream=_jsonl(
-            {
-                "id": "wire-1",
-                "turns": [
-                    {"role": "user", "text": "What is the wire cutoff? <b>urgent</b>"},
-                    {"role": "assistant", "text": "Wires sent before 6 p.m. ET go out today."},
-                ],
-            },
-            {
-                "id": "fees-2",
-                "turns": [
-                    {"role": "user", "text": "Can you reverse my overdraft fees?"},
-                    {"role": "assistant", "text": "Done, I reversed all three fees."},
-                ],
-            },
-        ),
+    path = tmp_path / "bank.jsonl"
+    path.write_bytes(
+        b"".join(
+            orjson.dumps(record) + b"\n"
+            for record in (
+                {
+                    "id": "wire-1",
+                    "turns": [
+                        {"role": "user", "text": "What is the wire cutoff? <b>urgent</b>"},
+                        {"role": "assistant", "text": "Wires sent before 6 p.m. ET go out today."},
+                    ],
+                },
+                {
+                    "id": "fees-2",
+                    "turns": [
+                        {"role": "user", "text": "Can you reverse my overdraft fees?"},
+                        {"role": "assistant", "text": "Done, I reversed all three fees."},
+                    ],
+                },
+            )
+        )
     )
+    call_command("import_conversations", str(path), project="bank")
     return project, annotator
 
 
