@@ -120,7 +120,7 @@ def import_conversations(
     max_errors = settings.IMPORT_MAX_ERRORS
     batch: list[importers.ConversationData] = []
     with transaction.atomic():
-        for _line, item, detected in importers.iter_conversations(stream, format):
+        for _where, item, detected in importers.iter_conversations(stream, format):
             result.processed += 1
             result.format = result.format or detected
             if isinstance(item, importers.Problem):

@@ -26,9 +26,9 @@ def parse(record, format: str | None = None) -> importers.ConversationData:
 
 def problem(record, format: str | None = None) -> str:
     data = record if isinstance(record, bytes) else jsonl(record)
-    [(line, item, _format)] = read(data, format)
+    [(where, item, _format)] = read(data, format)
     assert isinstance(item, importers.Problem), item
-    assert item.line == line == 1
+    assert item.line == where.line == 1
     return item.message
 
 
@@ -157,18 +157,23 @@ def test_later_records_are_read_in_the_format_of_the_first():
     assert rows[1][1].message == 'missing "turns" (a list of {"role", "text"})'
 
 
-@pytest.mark.parametrize("record", [[HELLO], "turns", 7, {"conversation": [HELLO]}])
-def test_a_record_of_neither_format_says_what_was_expected(record):
-    assert problem(record) == (
-        'cannot tell the format: expected a JSON object with a "turns" list (native) '
-        'or a "messages" list (OpenAI chat)'
+@pytest.mark.parametrize(("record", "kind"), [("turns", "a string"), (7, "int")])
+def test_a_record_that_is_no_object_says_what_was_expected(record, kind):
+    assert problem(record) == f"cannot tell the format: expected a JSON object, got {kind}"
+
+
+def test_a_record_of_no_known_format_names_its_keys_and_the_formats():
+    message = problem({"conversation": [HELLO], "lang": "en"})
+    assert message.startswith(
+        "cannot tell the format of this record (its keys: conversation, lang)"
     )
+    assert 'native {"id"?, "turns"' in message and 'openai {"messages"' in message
 
 
 def test_bom_and_crlf_are_handled():
     data = b"\xef\xbb\xbf" + jsonl({"turns": [HELLO]}).replace(b"\n", b"\r\n") * 2
     rows = read(data)
-    assert [line for line, _item, _fmt in rows] == [1, 2]
+    assert [where.line for where, _item, _fmt in rows] == [1, 2]
     assert all(item.turns[0].text == "Hello" for _line, item, _fmt in rows)
 
 
@@ -177,7 +182,7 @@ def test_blank_lines_are_skipped_and_line_numbers_are_physical():
     bad = json.dumps({"turns": [{"role": "bot", "text": "x"}]}).encode()
     data = b"\n".join([b"", good, b"   ", b"\t", bad, b"", good]) + b"\n\n"
     rows = read(data)
-    assert [line for line, _item, _fmt in rows] == [2, 5, 7]
+    assert [where.line for where, _item, _fmt in rows] == [2, 5, 7]
     assert isinstance(rows[1][1], importers.Problem) and rows[1][1].line == 5
 
 
@@ -200,7 +205,7 @@ def test_invalid_json_names_the_problem(line, reason):
 def test_invalid_utf8_is_named_with_its_byte():
     line = b'{"turns": [{"role": "user", "text": "caf\xe9"}]}\n'
     byte = line.index(b"\xe9") + 1
-    assert problem(line) == f"invalid JSON: not valid UTF-8 (byte {byte} of the line)"
+    assert problem(line) == f"not valid UTF-8 (byte {byte} of the line)"
 
 
 def test_unknown_native_role_lists_the_expected_roles():
@@ -274,9 +279,13 @@ def test_an_empty_turns_list_is_refused(record):
 
 
 @pytest.mark.parametrize("format", ["native", "openai"])
-@pytest.mark.parametrize("record", [[HELLO], "Hello", None])
-def test_a_record_that_is_not_an_object_is_refused(record, format):
-    assert problem(record, format) == "expected a JSON object"
+@pytest.mark.parametrize(
+    ("record", "kind"), [(["x"], "an array"), ("Hello", "a string"), (None, "null")]
+)
+def test_a_record_that_is_not_an_object_is_refused(record, format, kind):
+    data = jsonl({"turns": [HELLO]}) + jsonl(record)
+    [_good, (where, item, _format)] = read(data, format)
+    assert (where.line, item.message) == (2, f"expected a JSON object, got {kind}")
 
 
 @pytest.mark.parametrize(

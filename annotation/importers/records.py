@@ -1,0 +1,122 @@
+"""What a parsed conversation looks like, and the checks every format shares."""
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from django.conf import settings
+
+from projects.models import ROLES
+
+_EXPECTED_ROLES = ", ".join(ROLES)
+
+
+class RecordError(ValueError):
+    """What is wrong with one record; the caller adds where it is."""
+
+
+@dataclass
+class TurnData:
+    role: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ConversationData:
+    external_id: str | None
+    turns: list[TurnData]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        # Tool calls are content too: two records asking different tools are different.
+        payload = orjson.dumps(
+            [
+                [t.role, t.text, t.metadata.get("tool_calls"), t.metadata.get("function_call")]
+                for t in self.turns
+            ],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        return hashlib.sha256(payload).hexdigest()
+
+
+@dataclass
+class Problem:
+    """A bad record: `line` in a JSON Lines file, or `record` (0-based) in a JSON array."""
+
+    line: int | None
+    message: str
+    record: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.record is not None:
+            return {"record": self.record, "message": self.message}
+        return {"line": self.line, "message": self.message}
+
+    def __str__(self) -> str:
+        where = f"record {self.record}" if self.record is not None else f"line {self.line}"
+        return f"{where}: {self.message}"
+
+
+def check_text(text: Any, where: str) -> str:
+    if not isinstance(text, str):
+        raise RecordError(f"{where}: text must be a string, got {type(text).__name__}")
+    if "\x00" in text:
+        # PostgreSQL cannot store NUL in text; refuse it everywhere so both databases agree.
+        raise RecordError(f"{where}: text contains a NUL character")
+    limit = settings.IMPORT_MAX_CHARS_PER_TURN
+    if len(text) > limit:
+        raise RecordError(
+            f"{where}: text has {len(text):,} characters, more than the limit {limit:,}"
+        )
+    return text
+
+
+def check_role(role: Any, where: str) -> str:
+    if role is None:
+        raise RecordError(f'{where}: missing "role"')
+    if not isinstance(role, str) or role not in ROLES:
+        raise RecordError(f'{where}: unknown role "{role}" (expected {_EXPECTED_ROLES})')
+    return role
+
+
+def check_turn_count(turns: list) -> None:
+    if not turns:
+        raise RecordError("a conversation needs at least one turn")
+    limit = settings.IMPORT_MAX_TURNS_PER_CONVERSATION
+    if len(turns) > limit:
+        raise RecordError(f"a conversation has {len(turns):,} turns, more than the limit {limit:,}")
+
+
+def external_id(value: Any, key: str = "id") -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RecordError(f'"{key}" must be a string or an integer')
+    value = str(value).strip()
+    if not value:
+        raise RecordError(f'"{key}" is empty')
+    if len(value) > 255:
+        raise RecordError(f'"{key}" is longer than 255 characters')
+    return value
+
+
+def json_object(value: Any, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RecordError(f"{where} must be an object")
+    if has_nul(value):
+        raise RecordError(f"{where} contains a NUL character")
+    return value
+
+
+def has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
