@@ -107,12 +107,10 @@ def read_records(stream: IO[bytes]) -> Iterator[tuple[Where, Any]]:
             return
         if _looks_like_csv(first):
             where = Where(line=number)
-            yield (
-                where,
-                where.problem(
-                    "this looks like CSV; import JSON Lines or JSON (see the README for the formats)"
-                ),
+            message = (
+                "this looks like CSV; import JSON Lines or JSON (the README lists the formats)"
             )
+            yield where, where.problem(message)
             return
         yield Where(line=number), _json_problem(Where(line=number), exc, first)
     else:
