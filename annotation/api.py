@@ -3,8 +3,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from annotation import exporters, services
@@ -13,8 +15,11 @@ from annotation.serializers import (
     AnnotationSerializer,
     AnnotationWriteSerializer,
     ConversationSerializer,
+    ImportJobSerializer,
+    ImportUploadSerializer,
     TaskSerializer,
 )
+from projects import services as project_services
 from projects.access import project_for_member
 
 
@@ -115,3 +120,39 @@ class ExportView(APIView):
             f'attachment; filename="{project.slug}-{export_format}.jsonl"'
         )
         return response
+
+
+class ImportListView(APIView):
+    """Upload a file to import into the project (leads only). 202: poll the job's url."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses={202: OpenApiResponse(description='{"id", "status", "url"}')},
+    )
+    def post(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        project_services.require_lead(project, request.user)
+        serializer = ImportUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = services.create_import_job(
+            project=project,
+            user=request.user,
+            upload=serializer.validated_data["file"],
+            format=serializer.validated_data.get("format") or None,
+        )
+        job.refresh_from_db(fields=["status"])
+        url = reverse("api:import", args=[job.pk], request=request)
+        return Response(
+            {"id": job.pk, "status": job.status, "url": url}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class ImportDetailView(APIView):
+    """An import job's status, progress, counts and errors."""
+
+    @extend_schema(responses=ImportJobSerializer)
+    def get(self, request, job_id: int):
+        job = services.get_import_job(job_id=job_id, user=request.user)
+        return Response(ImportJobSerializer(services.import_job_state(job)).data)

@@ -8,8 +8,10 @@ or empty means "not answered".
 from dataclasses import dataclass, field
 from typing import Any
 
+from django import forms
 from django.http import QueryDict
 
+from annotation import importers
 from annotation.models import Turn
 from projects.models import Question
 
@@ -127,3 +129,13 @@ def build_panels(
         if q.scope == Question.Scope.CONVERSATION
     ]
     return panels, conversation_fields
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="JSON Lines, a JSON array or one JSON object, optionally gzipped."
+    )
+    format = forms.ChoiceField(
+        required=False,
+        choices=[("", "Detect from the file")] + [(name, name) for name in importers.FORMATS],
+    )

@@ -195,3 +195,54 @@ class TurnAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"answers to {self.turn}"
+
+
+class ImportJob(models.Model):
+    """An uploaded file being imported; the page and the API poll it for progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    filename = models.CharField(max_length=255, help_text="The name it was uploaded with.")
+    requested_format = models.CharField(max_length=32, blank=True)
+    format = models.CharField(max_length=32, blank=True, help_text="As detected or requested.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    processed = models.BigIntegerField(default=0, help_text="Bytes of the file read so far.")
+    total = models.BigIntegerField(default=0, help_text="Size of the file in bytes.")
+    records = models.PositiveIntegerField(default=0)
+    conversations = models.PositiveIntegerField(default=0)
+    turns = models.PositiveBigIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed"]),
+                name="import_job_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "-created_at"], name="import_job_history")]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.filename} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINAL_STATUSES

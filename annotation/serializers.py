@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from annotation import services
-from annotation.models import Annotation, Conversation, Task, Turn
+from annotation import importers, services
+from annotation.models import Annotation, Conversation, ImportJob, Task, Turn
 from projects.serializers import LabelSchemaSerializer
 
 
@@ -63,3 +63,35 @@ class AnnotationWriteSerializer(serializers.Serializer):
     )
     conversation = serializers.DictField(required=False, default=dict)
     submit = serializers.BooleanField(required=False, default=False)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="JSON Lines, a JSON array or one JSON object; .gz too.")
+    format = serializers.ChoiceField(
+        choices=importers.FORMATS,
+        required=False,
+        allow_blank=True,
+        help_text="Skip detection and read the file as this format.",
+    )
+
+
+class ImportJobSerializer(serializers.Serializer):
+    """Read-only view of services.import_job_state()."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ImportJob.Status.choices)
+    format = serializers.CharField()
+    filename = serializers.CharField()
+    processed = serializers.IntegerField(help_text="Bytes of the file read so far.")
+    total = serializers.IntegerField(help_text="Size of the file in bytes.")
+    records = serializers.IntegerField()
+    conversations = serializers.IntegerField()
+    turns = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    message = serializers.CharField()
+    errors = serializers.ListField(
+        child=serializers.DictField(), help_text='[{"line" or "record", "message"}]'
+    )
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)

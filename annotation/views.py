@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -168,3 +169,57 @@ def submit(request: HttpRequest, task_id: int) -> HttpResponse:
     if request.htmx:
         return HttpResponseLocation(next_url, target="body")
     return redirect(next_url)
+
+
+def _lead_project(request: HttpRequest, slug: str) -> Project:
+    project, membership = project_for_member(request.user, slug)
+    if not membership.is_lead:
+        raise PermissionDenied("Only a project lead can import conversations.")
+    return project
+
+
+def _imports_page(request, project: Project, form: forms.ImportForm, status: int = 200):
+    jobs = project.import_jobs.select_related("created_by")[:50]
+    context = {"project": project, "form": form, "jobs": jobs}
+    return render(request, "annotation/imports.html", context, status=status)
+
+
+@login_required
+@require_GET
+def imports(request: HttpRequest, slug: str) -> HttpResponse:
+    return _imports_page(request, _lead_project(request, slug), forms.ImportForm())
+
+
+@login_required
+@require_POST
+def upload(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    form = forms.ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _imports_page(request, project, form, status=400)
+    try:
+        job = services.create_import_job(
+            project=project,
+            user=request.user,
+            upload=form.cleaned_data["file"],
+            format=form.cleaned_data["format"] or None,
+        )
+    except exceptions.ServiceError as exc:
+        form.add_error("file", exc.message)
+        return _imports_page(request, project, form, status=400)
+    return redirect("annotation:import", job_id=job.pk)
+
+
+@login_required
+@require_GET
+def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    try:
+        job = services.get_import_job(job_id=job_id, user=request.user)
+    except exceptions.NotFound:
+        raise Http404("No such import.") from None
+    state = services.import_job_state(job)
+    state["percent"] = int(100 * state["processed"] / state["total"]) if state["total"] else 0
+    template = "annotation/import_detail.html"
+    if request.htmx:
+        template += "#import-progress"
+    return render(request, template, {"job": job, "state": state, "project": job.project})

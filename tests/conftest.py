@@ -27,9 +27,15 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
 @pytest.fixture(autouse=True)
-def _fast_and_isolated(settings, monkeypatch, request):
+def _fast_and_isolated(settings, monkeypatch, request, media_root):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = media_root
     # Throttling has its own test; elsewhere many logins in a minute are expected.
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": None})
     # Only the worker integration tests send tasks to a real broker.
@@ -100,3 +106,11 @@ def browser_type_launch_args(browser_type_launch_args):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def immediate_on_commit(monkeypatch):
+    """Run transaction.on_commit callbacks at once (tests never commit)."""
+    from django.db import transaction
+
+    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())

@@ -8,7 +8,13 @@ from typing import IO
 
 from annotation.importers.formats import FORMATS, PARSERS, Parser, detect
 from annotation.importers.readers import Where, open_stream, read_records
-from annotation.importers.records import ConversationData, Problem, RecordError, TurnData
+from annotation.importers.records import (
+    ConversationData,
+    Problem,
+    RecordError,
+    TurnData,
+    describe_problem,
+)
 
 __all__ = [
     "FORMATS",
@@ -17,6 +23,7 @@ __all__ = [
     "RecordError",
     "TurnData",
     "Where",
+    "describe_problem",
     "detect",
     "iter_conversations",
     "open_stream",

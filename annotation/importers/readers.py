@@ -72,7 +72,9 @@ def _looks_like_csv(line: bytes) -> bool:
 
 def read_records(stream: IO[bytes]) -> Iterator[tuple[Where, Any]]:
     """Yield (where, decoded JSON value) per record; a record that cannot be read is a Problem."""
-    lines = iter(stream)
+    # readline, not iteration: Django's File iterates in chunks it buffers (and rewinds),
+    # which would lose what it read ahead once we switch to read().
+    lines = iter(stream.readline, b"")
     seen: list[bytes] = []
     first = b""
     number = 0

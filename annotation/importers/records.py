@@ -55,8 +55,16 @@ class Problem:
         return {"line": self.line, "message": self.message}
 
     def __str__(self) -> str:
-        where = f"record {self.record}" if self.record is not None else f"line {self.line}"
-        return f"{where}: {self.message}"
+        return describe_problem(self.as_dict())
+
+
+def describe_problem(problem: dict[str, Any]) -> str:
+    """ "line 7: ...", "record 3: ..." or just the message, from Problem.as_dict()."""
+    if problem.get("record") is not None:
+        return f"record {problem['record']}: {problem['message']}"
+    if problem.get("line") is not None:
+        return f"line {problem['line']}: {problem['message']}"
+    return problem["message"]
 
 
 def check_text(text: Any, where: str) -> str:

@@ -107,9 +107,18 @@ def test_format_option_skips_detection(project, tmp_path):
     assert not Conversation.objects.exists()
 
 
-def test_a_gz_file_that_is_not_gzip_is_named(project, tmp_path):
+def test_a_gz_name_does_not_matter_the_content_decides(project, tmp_path):
     path = tmp_path / "conversations.jsonl.gz"
     path.write_bytes(jsonl(*GOOD))
+    run(str(path), project="support")
+    assert Conversation.objects.filter(project=project).count() == len(GOOD)
 
-    with pytest.raises(CommandError, match="Not a gzipped file"):
-        run(str(path), project="support")
+
+def test_a_truncated_gzip_file_is_named_and_imports_nothing(project, tmp_path):
+    path = tmp_path / "conversations.jsonl.gz"
+    path.write_bytes(gzip.compress(jsonl(*GOOD))[:-12])
+    stderr = io.StringIO()
+    with pytest.raises(CommandError, match="1 problem found; nothing was imported"):
+        call_command("import_conversations", str(path), project="support", stderr=stderr)
+    assert "cannot read the file" in stderr.getvalue()
+    assert not Conversation.objects.exists()

@@ -8,12 +8,14 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
 from annotation import tasks
-from annotation.models import Task
+from annotation.models import Conversation, ImportJob, Task
 from config.celery import app as celery_app
 from tests.factories import claimed_task
 from tests.helpers import REDIS_URL, requires_postgres, requires_redis
@@ -31,7 +33,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(transactional_db, tmp_path):
+def worker(transactional_db, tmp_path, settings):
     """Start `celery worker` on the test database; stop it afterwards."""
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
     env = {
@@ -39,6 +41,7 @@ def worker(transactional_db, tmp_path):
         "DATABASE_URL": _database_url(),
         "REDIS_URL": REDIS_URL,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "worker-test"),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     celery_app.control.purge()
     log = (tmp_path / "worker.log").open("w")
@@ -93,3 +96,29 @@ def test_a_real_worker_returns_expired_leases_to_the_pool(worker, project, annot
     assert celery_app.amqp.router.route({}, tasks.release_expired_leases.name)["queue"].name == (
         "maintenance"
     )
+
+
+def test_a_real_worker_runs_an_uploaded_import_to_the_end(worker, project, owner, api):
+    client = api(owner)
+    data = b"".join(
+        orjson.dumps({"id": f"c{i}", "turns": [{"role": "user", "text": f"Question {i}"}]}) + b"\n"
+        for i in range(25)
+    )
+    response = client.post(
+        f"/api/v1/projects/{project.slug}/imports/",
+        {"file": SimpleUploadedFile("chats.jsonl", data)},
+        format="multipart",
+    )
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"  # the worker, not this process, runs it
+
+    deadline = time.monotonic() + 60
+    state = client.get(response.json()["url"]).json()
+    while state["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = client.get(response.json()["url"]).json()
+
+    assert state["status"] == "succeeded", state
+    assert (state["conversations"], state["turns"], state["processed"]) == (25, 25, len(data))
+    assert Conversation.objects.filter(project=project).count() == 25
+    assert ImportJob.objects.get(pk=response.json()["id"]).attempts == 1

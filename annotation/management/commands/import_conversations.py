@@ -1,4 +1,3 @@
-import gzip
 import sys
 from pathlib import Path
 
@@ -8,16 +7,15 @@ from annotation import importers, services
 from annotation.exceptions import ImportFailed, InvalidInput
 from projects.models import Project
 
-
-def open_upload(path: Path):
-    """Open a file for import, transparently un-gzipping `.gz` files."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return path.open("rb")
+BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
-    help = "Import a JSONL file of conversations into a project (all of it, or nothing)."
+    help = (
+        "Import a file of conversations into a project: all of it, or nothing. "
+        "JSON Lines, a JSON array or one JSON object, optionally gzipped; the format is "
+        "detected unless --format is given."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
@@ -32,30 +30,32 @@ class Command(BaseCommand):
             raise CommandError(f'No project with the slug "{project}".')
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
-        show_progress = sys.stderr.isatty()
+        terminal = sys.stderr.isatty()
 
         def progress(result: services.ImportResult) -> None:
-            if show_progress:
-                sys.stderr.write(f"\r{result.processed:,} records read…")
-                sys.stderr.flush()
+            if not terminal or not result.bytes_total:
+                return
+            done = result.bytes_read / result.bytes_total
+            bar = "#" * int(done * BAR_WIDTH)
+            sys.stderr.write(
+                f"\r[{bar:<{BAR_WIDTH}}] {done:4.0%}  {result.conversations:,} conversations"
+            )
+            sys.stderr.flush()
 
         try:
-            with open_upload(file) as stream:
+            with file.open("rb") as stream:
                 result = services.import_conversations(
                     project=target, stream=stream, format=format, on_progress=progress
                 )
         except ImportFailed as exc:
-            if show_progress:
-                sys.stderr.write("\n")
             for problem in exc.errors:
-                self.stderr.write(f"line {problem['line']}: {problem['message']}")
+                self.stderr.write(importers.describe_problem(problem))
             raise CommandError(exc.message) from None
         except InvalidInput as exc:
             raise CommandError(exc.message) from None
-        except (OSError, EOFError) as exc:  # unreadable, or a .gz that is not gzip
-            raise CommandError(f"Cannot read {file}: {exc}") from None
-        if show_progress:
-            sys.stderr.write("\n")
+        finally:
+            if terminal:
+                sys.stderr.write("\n")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {result.conversations:,} conversations ({result.turns:,} turns) "
