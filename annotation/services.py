@@ -5,18 +5,27 @@ browser, scripts and workers can never disagree about a rule.
 """
 
 import logging
+import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from queue import Full, Queue
+from typing import IO, Any, TypeVar
 
 import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    reset_queries,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 
@@ -37,6 +46,7 @@ from projects import services as project_services
 from projects.models import LabelSchema, Project
 
 IMPORT_BATCH_SIZE = 1000
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -139,6 +149,66 @@ def _write_batch(
     result.turns += turn_count
 
 
+@dataclass
+class _Parsed:
+    items: list[importers.ConversationData | importers.Problem]
+    format: str | None
+    position: int  # bytes of the uploaded file read so far
+
+
+def _parse_in_chunks(stream: IO[bytes], format: str | None) -> Iterator[_Parsed]:
+    items: list[importers.ConversationData | importers.Problem] = []
+    detected = format
+    try:
+        content = importers.open_stream(stream)
+        for _where, item, name in importers.iter_conversations(content, format):
+            detected = detected or name
+            items.append(item)
+            if len(items) >= IMPORT_BATCH_SIZE:
+                yield _Parsed(items, detected, stream.tell())
+                items = []
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated .gz
+        items.append(importers.Problem(line=None, message=f"cannot read the file: {exc}"))
+    yield _Parsed(items, detected, stream.tell())
+
+
+def _in_background(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """Run a generator in a thread, `depth` items ahead of the consumer.
+
+    Parsing holds the GIL while the database work waits on the socket, so running them in
+    two threads overlaps the two instead of adding them up.
+    """
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put(exc)
+
+    thread = threading.Thread(target=produce, name="import-parser", daemon=True)
+    thread.start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def import_conversations(
     *,
     project: Project,
@@ -158,35 +228,28 @@ def import_conversations(
     result = ImportResult(format=format, bytes_total=_stream_size(stream))
     problems: list[importers.Problem] = []
     max_errors = settings.IMPORT_MAX_ERRORS
-    batch: list[importers.ConversationData] = []
-
-    def progress() -> None:
-        result.bytes_read = stream.tell()
-        if on_progress:
-            on_progress(result)
 
     with transaction.atomic():
-        try:
-            content = importers.open_stream(stream)
-            for _where, item, detected in importers.iter_conversations(content, format):
+        for parsed in _in_background(_parse_in_chunks(stream, format)):
+            result.format = result.format or parsed.format
+            batch = []
+            for item in parsed.items:
                 result.processed += 1
-                result.format = result.format or detected
                 if isinstance(item, importers.Problem):
                     problems.append(item)
                     if len(problems) >= max_errors:
                         break
-                    continue
-                if problems:
-                    continue  # keep checking, but nothing more will be written
-                batch.append(item)
-                if len(batch) >= IMPORT_BATCH_SIZE:
-                    _write_batch(project, batch, result)
-                    batch = []
-                    progress()
-        except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated .gz
-            problems.append(importers.Problem(line=None, message=f"cannot read the file: {exc}"))
-        if not problems and batch:
-            _write_batch(project, batch, result)
+                elif not problems:  # after a problem keep checking, but write nothing more
+                    batch.append(item)
+            if len(problems) >= max_errors:
+                break
+            if batch and not problems:
+                _write_batch(project, batch, result)
+                if settings.DEBUG:
+                    reset_queries()  # DEBUG keeps every query's SQL; bulk inserts are big
+            result.bytes_read = parsed.position
+            if on_progress:
+                on_progress(result)
         if problems or result.processed == 0:
             transaction.set_rollback(True)
     if problems:
@@ -198,7 +261,6 @@ def import_conversations(
         )
     if result.processed == 0:
         raise ImportFailed("The file holds no records; nothing was imported.", errors=[])
-    progress()
     return result
 
 
