@@ -7,11 +7,15 @@ from projects.models import ROLES, LabelSchema, Project
 
 
 class Conversation(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="conversations")
+    # Indexed by the unique (project, external_id) constraint; a second index would only
+    # slow imports down.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     external_id = models.CharField(
         max_length=255, help_text="The id it was imported with, or one derived from its content."
     )
-    content_hash = models.CharField(max_length=64, db_index=True)
+    content_hash = models.CharField(max_length=64)
     metadata = models.JSONField(default=dict, blank=True)
     turn_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -35,7 +39,10 @@ class Turn(models.Model):
         ASSISTANT = "assistant"
         TOOL = "tool"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    # Indexed by the unique (conversation, index) constraint.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="turns", db_index=False
+    )
     index = models.PositiveIntegerField()
     role = models.CharField(max_length=16, choices=Role.choices)
     text = models.TextField(blank=True)
@@ -77,8 +84,13 @@ class Task(models.Model):
 
     LIVE_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.SUBMITTED)
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tasks")
+    # Foreign keys are covered by the composite indexes below (leading columns).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -86,6 +98,7 @@ class Task(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="tasks",
+        db_index=False,
     )
     priority = models.IntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -119,6 +132,7 @@ class Task(models.Model):
                 name="task_open_queue",
             ),
             models.Index(fields=["assignee", "status"], name="task_assignee_status"),
+            models.Index(fields=["project", "status"], name="task_project_status"),
             models.Index(
                 fields=["lease_expires_at"],
                 condition=Q(status="in_progress"),

@@ -86,24 +86,89 @@ def _copy_rows(model, columns: list[str], rows) -> None:
             copy.write_row(row)
 
 
+def _existing_external_ids(project: Project, ids: list[str]) -> set[str]:
+    if connection.vendor == "postgresql":
+        # One array parameter instead of a thousand: much cheaper to send and plan.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT external_id FROM {Conversation._meta.db_table} "
+                "WHERE project_id = %s AND external_id = ANY(%s)",
+                [project.pk, ids],
+            )
+            return {row[0] for row in cursor.fetchall()}
+    return set(
+        Conversation.objects.filter(project=project, external_id__in=ids).values_list(
+            "external_id", flat=True
+        )
+    )
+
+
 def _write_batch(
     project: Project, batch: list[importers.ConversationData], result: ImportResult
 ) -> None:
     hashes = [c.content_hash() for c in batch]
     ids = [c.external_id or _derived_external_id(h) for c, h in zip(batch, hashes, strict=True)]
-    existing = set(
-        Conversation.objects.filter(project=project, external_id__in=ids).values_list(
-            "external_id", flat=True
-        )
-    )
-    new_rows: list[tuple[Conversation, importers.ConversationData]] = []
-    now = timezone.now()
+    existing = _existing_external_ids(project, ids)
+    new: list[tuple[str, str, importers.ConversationData]] = []
     for data, content_hash, external_id in zip(batch, hashes, ids, strict=True):
         if external_id in existing:
             result.skipped += 1
             continue
         existing.add(external_id)  # a repeat later in the same file is skipped too
-        row = Conversation(
+        new.append((external_id, content_hash, data))
+    if not new:
+        return
+    if connection.vendor == "postgresql":
+        _copy_batch(project, new)
+    else:
+        _insert_batch(project, new)
+    result.conversations += len(new)
+    result.turns += sum(len(data.turns) for _, _, data in new)
+
+
+def _copy_batch(project: Project, new: list[tuple[str, str, importers.ConversationData]]) -> None:
+    """Write conversations, turns and tasks with COPY, several times faster than INSERT."""
+    now = timezone.now()
+    table = Conversation._meta.db_table
+    with connection.cursor() as cursor:
+        # Take the ids up front, so conversations can go in by COPY too.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(new)],
+        )
+        pks = [row[0] for row in cursor.fetchall()]
+    _copy_rows(
+        Conversation,
+        ["id", "project_id", "external_id", "content_hash", "metadata", "turn_count", "created_at"],
+        (
+            (pk, project.pk, external_id, content_hash, _json(data.metadata), len(data.turns), now)
+            for pk, (external_id, content_hash, data) in zip(pks, new, strict=True)
+        ),
+    )
+    _copy_rows(
+        Turn,
+        ["conversation_id", "index", "role", "text", "metadata"],
+        (
+            (pk, index, turn.role, turn.text, _json(turn.metadata))
+            for pk, (_, _, data) in zip(pks, new, strict=True)
+            for index, turn in enumerate(data.turns)
+        ),
+    )
+    _copy_rows(
+        Task,
+        ["project_id", "conversation_id", "status", "priority", "created_at"],
+        ((project.pk, pk, Task.Status.OPEN, 0, now) for pk in pks for _ in range(project.overlap)),
+    )
+
+
+def _json(value: dict) -> str:
+    return orjson.dumps(value).decode() if value else "{}"
+
+
+def _insert_batch(project: Project, new: list[tuple[str, str, importers.ConversationData]]) -> None:
+    now = timezone.now()
+    rows = Conversation.objects.bulk_create(
+        Conversation(
             project=project,
             external_id=external_id,
             content_hash=content_hash,
@@ -111,42 +176,18 @@ def _write_batch(
             turn_count=len(data.turns),
             created_at=now,
         )
-        new_rows.append((row, data))
-    Conversation.objects.bulk_create([row for row, _ in new_rows])
-    turn_count = sum(len(data.turns) for _, data in new_rows)
-    if connection.vendor == "postgresql":
-        # COPY is several times faster than INSERT for the bulk of the rows: the turns.
-        _copy_rows(
-            Turn,
-            ["conversation_id", "index", "role", "text", "metadata"],
-            (
-                (row.pk, index, t.role, t.text, orjson.dumps(t.metadata).decode())
-                for row, data in new_rows
-                for index, t in enumerate(data.turns)
-            ),
-        )
-        _copy_rows(
-            Task,
-            ["project_id", "conversation_id", "status", "priority", "created_at"],
-            (
-                (project.pk, row.pk, Task.Status.OPEN, 0, now)
-                for row, _ in new_rows
-                for _ in range(project.overlap)
-            ),
-        )
-    else:
-        Turn.objects.bulk_create(
-            Turn(conversation=row, index=index, role=t.role, text=t.text, metadata=t.metadata)
-            for row, data in new_rows
-            for index, t in enumerate(data.turns)
-        )
-        Task.objects.bulk_create(
-            Task(project=project, conversation=row, created_at=now)
-            for row, _ in new_rows
-            for _ in range(project.overlap)
-        )
-    result.conversations += len(new_rows)
-    result.turns += turn_count
+        for external_id, content_hash, data in new
+    )
+    Turn.objects.bulk_create(
+        Turn(conversation=row, index=index, role=turn.role, text=turn.text, metadata=turn.metadata)
+        for row, (_, _, data) in zip(rows, new, strict=True)
+        for index, turn in enumerate(data.turns)
+    )
+    Task.objects.bulk_create(
+        Task(project=project, conversation=row, created_at=now)
+        for row in rows
+        for _ in range(project.overlap)
+    )
 
 
 @dataclass
@@ -230,6 +271,11 @@ def import_conversations(
     max_errors = settings.IMPORT_MAX_ERRORS
 
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Check foreign keys as each COPY ends, while the next batch is being parsed,
+            # instead of all at once at commit when nothing else can run.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for parsed in _in_background(_parse_in_chunks(stream, format)):
             result.format = result.format or parsed.format
             batch = []
@@ -250,6 +296,9 @@ def import_conversations(
             result.bytes_read = parsed.position
             if on_progress:
                 on_progress(result)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # back to Django's default
         if problems or result.processed == 0:
             transaction.set_rollback(True)
     if problems:
