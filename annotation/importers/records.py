@@ -28,8 +28,16 @@ class ConversationData:
     external_id: str | None
     turns: list[TurnData]
     metadata: dict[str, Any] = field(default_factory=dict)
+    _hash: str | None = field(default=None, init=False, repr=False, compare=False)
+    # The turns preformatted for PostgreSQL's COPY, when the importer wants them.
+    copy_rows: list[bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def content_hash(self) -> str:
+        if self._hash is None:
+            self._hash = self._compute_hash()
+        return self._hash
+
+    def _compute_hash(self) -> str:
         # Tool calls are content too: two records asking different tools are different.
         payload = orjson.dumps(
             [
