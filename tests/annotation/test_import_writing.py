@@ -1,0 +1,55 @@
+"""What the bulk writer stores is exactly what the file held (COPY on PostgreSQL)."""
+
+import io
+
+import orjson
+import pytest
+
+from annotation import services
+from annotation.models import Conversation, Task, Turn
+
+pytestmark = pytest.mark.django_db
+
+AWKWARD = [
+    "tab\there, newline\nthere, CR\r\nand a lone \\ backslash",
+    "\\N looks like COPY's NULL; \\t is not a tab",
+    "quotes \" and ' and unicode: José Müller, 日本語, emoji 🙂",
+    "",
+    "trailing spaces   ",
+]
+
+
+def test_awkward_text_and_metadata_round_trip_exactly(project):
+    record = {
+        "id": "awkward\twith tab",
+        "metadata": {"path": "C:\\temp\\new", "quote": 'say "hi"', "nested": {"n": [1, 2.5, None]}},
+        "turns": [{"role": "user", "text": text, "metadata": {"raw": text}} for text in AWKWARD],
+    }
+    services.import_conversations(project=project, stream=io.BytesIO(orjson.dumps(record) + b"\n"))
+    conversation = Conversation.objects.get(project=project)
+    assert conversation.external_id == "awkward\twith tab"
+    assert conversation.metadata == record["metadata"]
+    assert conversation.turn_count == len(AWKWARD)
+    turns = list(Turn.objects.filter(conversation=conversation).order_by("index"))
+    assert [t.text for t in turns] == AWKWARD
+    assert [t.metadata for t in turns] == [{"raw": text} for text in AWKWARD]
+    assert [t.index for t in turns] == list(range(len(AWKWARD)))
+
+
+def test_many_batches_get_distinct_ids_and_every_slot_its_task(project, monkeypatch, owner):
+    from projects import services as project_services
+
+    project_services.update_project(project=project, actor=owner, overlap=3)
+    monkeypatch.setattr(services, "IMPORT_BATCH_SIZE", 7)
+    data = b"".join(
+        orjson.dumps({"id": f"c{i}", "turns": [{"role": "user", "text": str(i)}] * 2}) + b"\n"
+        for i in range(50)
+    )
+    result = services.import_conversations(project=project, stream=io.BytesIO(data))
+    assert (result.conversations, result.turns) == (50, 100)
+    conversations = Conversation.objects.filter(project=project)
+    assert conversations.count() == 50
+    for conversation in conversations:
+        assert conversation.turns.count() == 2
+        assert conversation.turns.first().text == conversation.external_id[1:]
+        assert Task.objects.filter(conversation=conversation, status="open").count() == 3
