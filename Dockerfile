@@ -7,7 +7,7 @@ WORKDIR /app
 COPY . .
 RUN pip install -e . \
     && useradd --create-home app \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/media \
     && chown -R app /app/var
 USER app
 EXPOSE 8000
