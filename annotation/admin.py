@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotation.models import Annotation, Conversation, Task, Turn, TurnAnswer
+from annotation.models import Annotation, Conversation, ImportJob, Task, Turn, TurnAnswer
 from projects.admin import LeadScopedAdmin
 
 
@@ -74,4 +74,15 @@ class TurnAnswerAdmin(LeadScopedAdmin):
     list_display = ("annotation", "turn")
     list_select_related = ("annotation", "turn")
     raw_id_fields = ("annotation", "turn")
+    show_full_result_count = False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(LeadScopedAdmin):
+    list_display = ("id", "filename", "project", "status", "format", "conversations", "created_at")
+    list_filter = ("status", "format")
+    list_select_related = ("project",)
+    search_fields = ("filename",)
+    raw_id_fields = ("project", "created_by")
+    readonly_fields = ("errors", "processed", "total", "attempts", "started_at", "finished_at")
     show_full_result_count = False

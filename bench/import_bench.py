@@ -29,7 +29,7 @@ DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/turnwise_bench"
 TARGET_COPY_SHARE = 1 / 3
 TARGET_RSS_MB = 250
 LABEL_STUDIO_CONVERSATIONS_PER_S = 3300  # measured on this machine, issue #3
-WORDS = (
+WORDS = (  # noqa: SIM905 (a word list reads better as text)
     "account access policy claim refund wire transfer password reset device laptop vpn "
     "certificate coverage deductible premium benefit leave payroll invoice dashboard report "
     "export token limit error timeout please could would should cannot the a an of to in "
@@ -115,13 +115,16 @@ def bare_copy(file: Path, database_url: str) -> float:
             "metadata jsonb NOT NULL, UNIQUE (conversation_id, index))"
         )
         start = time.perf_counter()
-        with conn.transaction(), conn.cursor() as cursor:
-            with cursor.copy(
+        with (
+            conn.transaction(),
+            conn.cursor() as cursor,
+            cursor.copy(
                 "COPY bench_turn (conversation_id, index, role, text, metadata) FROM STDIN"
-            ) as copy:
-                block = 1 << 20
-                for offset in range(0, len(payload), block):
-                    copy.write(payload[offset : offset + block])
+            ) as copy,
+        ):
+            block = 1 << 20
+            for offset in range(0, len(payload), block):
+                copy.write(payload[offset : offset + block])
         elapsed = time.perf_counter() - start
         conn.execute("DROP TABLE bench_turn")
     return len(rows) / elapsed
@@ -188,7 +191,8 @@ def main() -> None:
                     f"{backend:<8} N={size:>7,}: {figures['seconds']:6.1f} s  "
                     f"{conv_rate:8,.0f} conversations/s  {turn_rate:9,.0f} turns/s  "
                     f"peak RSS {figures['peak_rss_mb']:5.0f} MB "
-                    f"({figures['peak_rss_mb'] / TARGET_RSS_MB:.2f} of the {TARGET_RSS_MB} MB target)"
+                    f"({figures['peak_rss_mb'] / TARGET_RSS_MB:.2f} of the {TARGET_RSS_MB} MB "
+                    "target)"
                     f"  {conv_rate / LABEL_STUDIO_CONVERSATIONS_PER_S:.1f}x Label Studio"
                 )
                 if backend == "postgres":

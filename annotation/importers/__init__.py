@@ -40,6 +40,8 @@ def iter_conversations(
     if format is not None and format not in PARSERS:
         raise ValueError(f'unknown format "{format}" (expected {", ".join(FORMATS)})')
     parser: Parser | None = PARSERS[format]() if format else None
+    # A file of a shape we do not read fails detection on every record: say it once.
+    undetected: dict[str, int] = {}
     for where, value in read_records(stream):
         if isinstance(value, Problem):
             yield where, value, parser and parser.name
@@ -48,7 +50,10 @@ def iter_conversations(
             try:
                 parser = detect(value)()
             except RecordError as exc:
-                yield where, where.problem(str(exc)), None
+                message = str(exc)
+                if message not in undetected:
+                    yield where, where.problem(message), None
+                undetected[message] = undetected.get(message, 0) + 1
                 continue
         try:
             for conversation in parser.parse(value, where):
@@ -58,3 +63,7 @@ def iter_conversations(
     if parser is not None:
         for item in parser.finish():
             yield Where(), item, parser.name
+    repeats = sum(undetected.values()) - len(undetected)
+    if repeats:
+        message = f"{repeats:,} more record{'s' if repeats != 1 else ''} failed the same way"
+        yield Where(), Problem(line=None, message=message), None

@@ -38,13 +38,11 @@ class ConversationData:
         return self._hash
 
     def _compute_hash(self) -> str:
-        # Tool calls are content too: two records asking different tools are different.
+        # The turns with everything on them (tool calls, rejected replies, ranks) count; the
+        # conversation's own metadata (batch names, tags) does not, so re-importing a file
+        # with a new tag still finds the conversations already there.
         payload = orjson.dumps(
-            [
-                [t.role, t.text, t.metadata.get("tool_calls"), t.metadata.get("function_call")]
-                for t in self.turns
-            ],
-            option=orjson.OPT_SORT_KEYS,
+            [[t.role, t.text, t.metadata] for t in self.turns], option=orjson.OPT_SORT_KEYS
         )
         return hashlib.sha256(payload).hexdigest()
 

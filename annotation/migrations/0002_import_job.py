@@ -7,42 +7,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0001_initial'),
-        ('projects', '0001_initial'),
+        ("annotation", "0001_initial"),
+        ("projects", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='imports/%Y/%m/')),
-                ('filename', models.CharField(help_text='The name it was uploaded with.', max_length=255)),
-                ('requested_format', models.CharField(blank=True, max_length=32)),
-                ('format', models.CharField(blank=True, help_text='As detected or requested.', max_length=32)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('processed', models.BigIntegerField(default=0, help_text='Bytes of the file read so far.')),
-                ('total', models.BigIntegerField(default=0, help_text='Size of the file in bytes.')),
-                ('records', models.PositiveIntegerField(default=0)),
-                ('conversations', models.PositiveIntegerField(default=0)),
-                ('turns', models.PositiveBigIntegerField(default=0)),
-                ('skipped', models.PositiveIntegerField(default=0)),
-                ('message', models.TextField(blank=True)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='import_jobs', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to="imports/%Y/%m/")),
+                (
+                    "filename",
+                    models.CharField(help_text="The name it was uploaded with.", max_length=255),
+                ),
+                ("requested_format", models.CharField(blank=True, max_length=32)),
+                (
+                    "format",
+                    models.CharField(
+                        blank=True, help_text="As detected or requested.", max_length=32
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "processed",
+                    models.BigIntegerField(default=0, help_text="Bytes of the file read so far."),
+                ),
+                (
+                    "total",
+                    models.BigIntegerField(default=0, help_text="Size of the file in bytes."),
+                ),
+                ("records", models.PositiveIntegerField(default=0)),
+                ("conversations", models.PositiveIntegerField(default=0)),
+                ("turns", models.PositiveBigIntegerField(default=0)),
+                ("skipped", models.PositiveIntegerField(default=0)),
+                ("message", models.TextField(blank=True)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="import_jobs",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['project', '-created_at'], name='import_job_history')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'succeeded', 'failed'])), name='import_job_status_valid')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["project", "-created_at"], name="import_job_history")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("status__in", ["queued", "running", "succeeded", "failed"])
+                        ),
+                        name="import_job_status_valid",
+                    )
+                ],
             },
         ),
     ]

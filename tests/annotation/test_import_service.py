@@ -118,7 +118,9 @@ def test_explicit_format_is_used_instead_of_detection(project):
 
 
 def test_unknown_format_name_is_refused(project):
-    with pytest.raises(InvalidInput, match='Unknown format "csv" \\(expected native, openai\\)'):
+    with pytest.raises(
+        InvalidInput, match='Unknown format "csv" \\(expected native, openai, sharegpt, '
+    ):
         run_import(project, jsonl(native("a", "Hi")), format="csv")
     assert_nothing_written()
 
