@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from annotation import exporters, services
+from annotation import exporters, imports, services
 from annotation.models import Conversation, Task
 from annotation.serializers import (
     AnnotationSerializer,
@@ -136,7 +136,7 @@ class ImportListView(APIView):
         project_services.require_lead(project, request.user)
         serializer = ImportUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = services.create_import_job(
+        job = imports.create_import_job(
             project=project,
             user=request.user,
             upload=serializer.validated_data["file"],
@@ -154,5 +154,5 @@ class ImportDetailView(APIView):
 
     @extend_schema(responses=ImportJobSerializer)
     def get(self, request, job_id: int):
-        job = services.get_import_job(job_id=job_id, user=request.user)
-        return Response(ImportJobSerializer(services.import_job_state(job)).data)
+        job = imports.get_import_job(job_id=job_id, user=request.user)
+        return Response(ImportJobSerializer(imports.import_job_state(job)).data)

@@ -76,7 +76,7 @@ class ImportUploadSerializer(serializers.Serializer):
 
 
 class ImportJobSerializer(serializers.Serializer):
-    """Read-only view of services.import_job_state()."""
+    """Read-only view of imports.import_job_state()."""
 
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=ImportJob.Status.choices)

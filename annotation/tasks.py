@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from annotation import services
+from annotation import imports, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -19,4 +19,4 @@ def release_expired_leases() -> int:
 )
 def import_file(job_id: int) -> str:
     """Import an uploaded file (idempotent: a finished job is left alone)."""
-    return services.run_import_job(job_id).status
+    return imports.run_import_job(job_id).status

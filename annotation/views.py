@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseLocation, retarget
 
-from annotation import exceptions, forms, services
+from annotation import exceptions, forms, imports, services
 from annotation.models import Annotation, Task
 from projects.access import project_for_member
 from projects.models import Membership, Project
@@ -186,7 +186,7 @@ def _imports_page(request, project: Project, form: forms.ImportForm, status: int
 
 @login_required
 @require_GET
-def imports(request: HttpRequest, slug: str) -> HttpResponse:
+def import_list(request: HttpRequest, slug: str) -> HttpResponse:
     return _imports_page(request, _lead_project(request, slug), forms.ImportForm())
 
 
@@ -198,7 +198,7 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _imports_page(request, project, form, status=400)
     try:
-        job = services.create_import_job(
+        job = imports.create_import_job(
             project=project,
             user=request.user,
             upload=form.cleaned_data["file"],
@@ -214,10 +214,10 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     try:
-        job = services.get_import_job(job_id=job_id, user=request.user)
+        job = imports.get_import_job(job_id=job_id, user=request.user)
     except exceptions.NotFound:
         raise Http404("No such import.") from None
-    state = services.import_job_state(job)
+    state = imports.import_job_state(job)
     state["percent"] = int(100 * state["processed"] / state["total"]) if state["total"] else 0
     template = "annotation/import_detail.html"
     if request.htmx:

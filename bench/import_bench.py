@@ -60,7 +60,7 @@ def child(file: Path, backend: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     django.setup()
     from accounts.models import User
-    from annotation import services
+    from annotation import imports
     from projects import services as project_services
 
     user, _ = User.objects.get_or_create(username="bench")
@@ -69,7 +69,7 @@ def child(file: Path, backend: str) -> None:
     )
     start = time.perf_counter()
     with file.open("rb") as stream:
-        result = services.import_conversations(project=project, stream=stream)
+        result = imports.import_conversations(project=project, stream=stream)
     elapsed = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

@@ -2,7 +2,7 @@
 
 The samples in tests/fixtures/datasets are byte-identical copies of /work/shared/datasets
 (its README has the format notes). File-level tests import them through
-services.import_conversations; the edge-case tests read records with
+imports.import_conversations; the edge-case tests read records with
 importers.iter_conversations and need no database.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from annotation import importers, services
+from annotation import importers, imports
 from annotation.exceptions import ImportFailed
 from annotation.importers import base, formats
 from annotation.models import Conversation, Task, Turn
@@ -176,9 +176,9 @@ def test_expected_counts_agree_with_a_plain_count(relative, fmt, conversations, 
 # --- Every sample file, imported --------------------------------------------------------
 
 
-def import_file(project, relative: str, format: str | None = None) -> services.ImportResult:
+def import_file(project, relative: str, format: str | None = None) -> imports.ImportResult:
     with (DATASETS / relative).open("rb") as stream:
-        return services.import_conversations(project=project, stream=stream, format=format)
+        return imports.import_conversations(project=project, stream=stream, format=format)
 
 
 def conversations(project) -> list[Conversation]:
@@ -214,7 +214,7 @@ def test_sample_file_imports_with_the_expected_counts(
 @pytest.mark.django_db
 def test_a_gzipped_sample_imports_the_same(project):
     data = gzip.compress((DATASETS / "hh-rlhf/sample.jsonl").read_bytes())
-    result = services.import_conversations(project=project, stream=io.BytesIO(data))
+    result = imports.import_conversations(project=project, stream=io.BytesIO(data))
     assert (result.format, result.conversations, result.turns) == ("hh_rlhf", 50, 242)
 
 
@@ -1172,7 +1172,7 @@ def test_oasst_flat_message_whose_parent_never_appears_is_a_problem_at_its_line(
 def test_oasst_orphan_fails_the_whole_import(project):
     data = jsonl(message("r", "prompter", "Q?"), message("a", "assistant", "A", "gone"))
     with pytest.raises(ImportFailed) as info:
-        services.import_conversations(project=project, stream=io.BytesIO(data))
+        imports.import_conversations(project=project, stream=io.BytesIO(data))
     assert info.value.errors == [
         {"line": 2, "message": 'message "a": its parent "gone" is not in the file'}
     ]

@@ -5,7 +5,7 @@ import io
 import orjson
 import pytest
 
-from annotation import services
+from annotation import imports
 from annotation.models import Conversation, Task, Turn
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def test_awkward_text_and_metadata_round_trip_exactly(project):
         "metadata": {"path": "C:\\temp\\new", "quote": 'say "hi"', "nested": {"n": [1, 2.5, None]}},
         "turns": [{"role": "user", "text": text, "metadata": {"raw": text}} for text in AWKWARD],
     }
-    services.import_conversations(project=project, stream=io.BytesIO(orjson.dumps(record) + b"\n"))
+    imports.import_conversations(project=project, stream=io.BytesIO(orjson.dumps(record) + b"\n"))
     conversation = Conversation.objects.get(project=project)
     assert conversation.external_id == "awkward\twith tab"
     assert conversation.metadata == record["metadata"]
@@ -40,12 +40,12 @@ def test_many_batches_get_distinct_ids_and_every_slot_its_task(project, monkeypa
     from projects import services as project_services
 
     project_services.update_project(project=project, actor=owner, overlap=3)
-    monkeypatch.setattr(services, "IMPORT_BATCH_SIZE", 7)
+    monkeypatch.setattr(imports, "BATCH_SIZE", 7)
     data = b"".join(
         orjson.dumps({"id": f"c{i}", "turns": [{"role": "user", "text": str(i)}] * 2}) + b"\n"
         for i in range(50)
     )
-    result = services.import_conversations(project=project, stream=io.BytesIO(data))
+    result = imports.import_conversations(project=project, stream=io.BytesIO(data))
     assert (result.conversations, result.turns) == (50, 100)
     conversations = Conversation.objects.filter(project=project)
     assert conversations.count() == 50
@@ -53,3 +53,21 @@ def test_many_batches_get_distinct_ids_and_every_slot_its_task(project, monkeypa
         assert conversation.turns.count() == 2
         assert conversation.turns.first().text == conversation.external_id[1:]
         assert Task.objects.filter(conversation=conversation, status="open").count() == 3
+
+
+def test_stopping_early_on_errors_ends_the_parsing_thread(project, monkeypatch, settings):
+    import threading
+
+    from annotation.exceptions import ImportFailed
+
+    settings.IMPORT_MAX_ERRORS = 5
+    monkeypatch.setattr(imports, "BATCH_SIZE", 10)
+    bad = b'{"turns": []}\n' * 5
+    good = b"".join(
+        orjson.dumps({"id": f"c{i}", "turns": [{"role": "user", "text": "hi"}]}) + b"\n"
+        for i in range(500)
+    )
+    with pytest.raises(ImportFailed, match="5 problems found \\(checking stopped there\\)"):
+        imports.import_conversations(project=project, stream=io.BytesIO(bad + good))
+    assert not any(t.name == "import-parser" for t in threading.enumerate())
+    assert not Conversation.objects.exists()

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation import importers, services
+from annotation import importers, imports
 from annotation.exceptions import ImportFailed, InvalidInput
 from projects.models import Project
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {file}")
         terminal = sys.stderr.isatty()
 
-        def progress(result: services.ImportResult) -> None:
+        def progress(result: imports.ImportResult) -> None:
             if not terminal or not result.bytes_total:
                 return
             done = result.bytes_read / result.bytes_total
@@ -44,7 +44,7 @@ class Command(BaseCommand):
 
         try:
             with file.open("rb") as stream:
-                result = services.import_conversations(
+                result = imports.import_conversations(
                     project=target, stream=stream, format=format, on_progress=progress
                 )
         except ImportFailed as exc:

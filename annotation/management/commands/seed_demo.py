@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import ExpertiseTag, User
-from annotation import services
+from annotation import imports
 from projects import services as project_services
 from projects.models import Membership, Project
 
@@ -88,7 +88,7 @@ class Command(BaseCommand):
         project_services.grant_lead_admin(users["lead"][0])
 
         with FIXTURE.open("rb") as stream:
-            result = services.import_conversations(project=project, stream=stream)
+            result = imports.import_conversations(project=project, stream=stream)
 
         self.stdout.write(
             f'Demo project "{project.name}" (/projects/{project.slug}/): '

@@ -2,7 +2,7 @@ import orjson
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from annotation import services
+from annotation import imports
 from annotation.models import Conversation, ImportJob
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("immediate_on_commit")]
@@ -14,7 +14,7 @@ GOOD = b"".join(
 
 
 def test_the_import_page_shows_the_form_and_the_history(client, project, owner):
-    services.create_import_job(
+    imports.create_import_job(
         project=project, user=owner, upload=SimpleUploadedFile("old.jsonl", GOOD)
     )
     client.force_login(owner)
@@ -55,7 +55,7 @@ def test_a_failed_import_lists_its_problems(client, project, owner):
 
 
 def test_a_running_import_polls_and_htmx_gets_the_fragment(client, project, owner):
-    job = services.create_import_job(
+    job = imports.create_import_job(
         project=project, user=owner, upload=SimpleUploadedFile("c.jsonl", GOOD)
     )
     ImportJob.objects.filter(pk=job.pk).update(status="running")
@@ -96,7 +96,7 @@ def test_annotators_get_403_and_outsiders_404(client, project, annotator, outsid
 
 
 def test_someone_elses_import_is_404(client, project, owner, annotator):
-    job = services.create_import_job(
+    job = imports.create_import_job(
         project=project, user=owner, upload=SimpleUploadedFile("c.jsonl", GOOD)
     )
     client.force_login(annotator)

@@ -1,0 +1,564 @@
+"""Import conversation files into a project: all of it or nothing, at database speed.
+
+One thread reads and checks the file (`annotation.importers`) while the calling thread
+writes what it hands over, so parsing and writing overlap. On PostgreSQL rows go in with
+COPY, already formatted by the parsing thread; elsewhere with bulk INSERTs. Everything is
+written in one transaction: a bad record anywhere rolls the whole import back.
+
+Import jobs wrap this for uploads: a Celery task runs them, the page and the API poll them.
+"""
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Empty, Full, Queue
+from typing import IO, Any, TypeVar
+
+import orjson
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files import File
+from django.db import InterfaceError, OperationalError, connection, reset_queries, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from annotation import importers
+from annotation.exceptions import ImportFailed, InvalidInput, NotFound
+from annotation.models import Conversation, ImportJob, Task, Turn
+from projects import services as project_services
+from projects.models import Project
+
+BATCH_SIZE = 1000
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class ImportResult:
+    format: str | None
+    conversations: int = 0
+    turns: int = 0
+    skipped: int = 0
+    processed: int = 0  # records (and problems) read
+    bytes_read: int = 0
+    bytes_total: int = 0
+
+
+@dataclass
+class _Prepared:
+    """A parsed conversation with the id it will have in the project, ready to write."""
+
+    external_id: str
+    data: importers.ConversationData
+    # PostgreSQL only: its rows in COPY's text format (conversation, turns, tasks).
+    rows: tuple[bytes, bytes, bytes] | None = None
+
+
+@dataclass
+class _Chunk:
+    items: list[_Prepared | importers.Problem]
+    format: str | None
+    position: int  # bytes of the uploaded file read so far
+
+
+# --- Writing --------------------------------------------------------------------------------
+
+
+def _existing_external_ids(project: Project, ids: list[str]) -> set[str]:
+    if connection.vendor == "postgresql":
+        # One array parameter instead of a thousand: much cheaper to send and plan.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT external_id FROM {Conversation._meta.db_table} "
+                "WHERE project_id = %s AND external_id = ANY(%s)",
+                [project.pk, ids],
+            )
+            return {row[0] for row in cursor.fetchall()}
+    return set(
+        Conversation.objects.filter(project=project, external_id__in=ids).values_list(
+            "external_id", flat=True
+        )
+    )
+
+
+class _Writer:
+    """Bulk INSERTs through the ORM: any database."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.now = timezone.now()
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def after_chunk(self) -> None:
+        pass
+
+    def prepare(self, data: importers.ConversationData) -> _Prepared:
+        """Runs in the parsing thread: everything that needs no database."""
+        content_hash = data.content_hash()
+        return _Prepared(external_id=data.external_id or f"sha256:{content_hash[:32]}", data=data)
+
+    def write(self, batch: list[_Prepared]) -> None:
+        rows = Conversation.objects.bulk_create(
+            Conversation(
+                project=self.project,
+                external_id=item.external_id,
+                content_hash=item.data.content_hash(),
+                metadata=item.data.metadata,
+                turn_count=len(item.data.turns),
+                created_at=self.now,
+            )
+            for item in batch
+        )
+        Turn.objects.bulk_create(
+            Turn(conversation=row, index=index, role=t.role, text=t.text, metadata=t.metadata)
+            for row, item in zip(rows, batch, strict=True)
+            for index, t in enumerate(item.data.turns)
+        )
+        Task.objects.bulk_create(
+            Task(project=self.project, conversation=row, created_at=self.now)
+            for row in rows
+            for _ in range(self.project.overlap)
+        )
+
+
+def _copy_text(value: str) -> str:
+    """Escape a value for COPY's text format."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    return value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _json(value: dict) -> str:
+    return _copy_text(orjson.dumps(value).decode()) if value else "{}"
+
+
+class _CopyWriter(_Writer):
+    """PostgreSQL's COPY for every row, formatted by the parsing thread.
+
+    To format a row the parsing thread needs the conversation's id, so ids are taken from
+    the table's sequence in blocks ahead of it: two blocks at the start, one more for
+    every chunk handed over, which keeps it at most two chunks ahead and never stuck.
+    """
+
+    ID_BLOCKS_AHEAD = 2
+
+    def __init__(self, project: Project):
+        super().__init__(project)
+        self.ids: Queue[list[int]] = Queue()
+        self.block: list[int] = []
+        self.stopped = threading.Event()
+        self.created = self.now.isoformat()
+        self.task_row = f"{project.pk}\t{{pk}}\t{Task.Status.OPEN.value}\t0\t{self.created}\n"
+
+    def start(self) -> None:
+        for _ in range(self.ID_BLOCKS_AHEAD):
+            self._reserve_ids()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def after_chunk(self) -> None:
+        self._reserve_ids()
+
+    def _reserve_ids(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [Conversation._meta.db_table, BATCH_SIZE],
+            )
+            # Reversed, so that pop() hands them out in order: file order is id order.
+            self.ids.put([row[0] for row in reversed(cursor.fetchall())])
+
+    def _next_id(self) -> int:
+        while not self.block:
+            try:
+                self.block = self.ids.get(timeout=0.1)
+            except Empty:
+                if self.stopped.is_set():
+                    raise _Stopped from None
+        return self.block.pop()
+
+    def prepare(self, data: importers.ConversationData) -> _Prepared:
+        item = super().prepare(data)
+        pk = self._next_id()
+        conversation = (
+            f"{pk}\t{self.project.pk}\t{_copy_text(item.external_id)}\t{data.content_hash()}\t"
+            f"{_json(data.metadata)}\t{len(data.turns)}\t{self.created}\n"
+        )
+        turns = "".join(
+            f"{pk}\t{index}\t{t.role}\t{_copy_text(t.text)}\t{_json(t.metadata)}\n"
+            for index, t in enumerate(data.turns)
+        )
+        tasks = self.task_row.format(pk=pk) * self.project.overlap
+        item.rows = (conversation.encode(), turns.encode(), tasks.encode())
+        return item
+
+    def write(self, batch: list[_Prepared]) -> None:
+        for position, (model, columns) in enumerate(
+            (
+                (Conversation, _CONVERSATION_COLUMNS),
+                (Turn, ["conversation_id", "index", "role", "text", "metadata"]),
+                (Task, ["project_id", "conversation_id", "status", "priority", "created_at"]),
+            )
+        ):
+            quote = connection.ops.quote_name
+            sql = (
+                f"COPY {quote(model._meta.db_table)} "
+                f"({', '.join(quote(c) for c in columns)}) FROM STDIN"
+            )
+            with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+                copy.write(b"".join(item.rows[position] for item in batch))
+
+
+_CONVERSATION_COLUMNS = [
+    "id",
+    "project_id",
+    "external_id",
+    "content_hash",
+    "metadata",
+    "turn_count",
+    "created_at",
+]
+
+
+class _Stopped(Exception):
+    """The writer stopped: the parsing thread must end."""
+
+
+# --- Parsing in the background ----------------------------------------------------------
+
+
+def _parse_in_chunks(
+    stream: IO[bytes],
+    format: str | None,
+    prepare: Callable[[importers.ConversationData], _Prepared],
+) -> Iterator[_Chunk]:
+    items: list[_Prepared | importers.Problem] = []
+    detected = format
+    try:
+        content = importers.open_stream(stream)
+        for _where, item, name in importers.iter_conversations(content, format):
+            detected = detected or name
+            items.append(prepare(item) if isinstance(item, importers.ConversationData) else item)
+            if len(items) >= BATCH_SIZE:
+                yield _Chunk(items, detected, stream.tell())
+                items = []
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated .gz
+        items.append(importers.Problem(line=None, message=f"cannot read the file: {exc}"))
+    except _Stopped:
+        return
+    yield _Chunk(items, detected, stream.tell())
+
+
+def _in_background(
+    items: Iterator[T], *, depth: int = 4, on_stop: Callable[[], None] | None = None
+) -> Iterator[T]:
+    """Run a generator in a thread, up to `depth` items ahead of the consumer.
+
+    Parsing holds the GIL while the database work waits on the socket, so running them in
+    two threads overlaps the two instead of adding them up.
+    """
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put(exc)
+
+    thread = threading.Thread(target=produce, name="import-parser", daemon=True)
+    thread.start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        if on_stop:
+            on_stop()
+        thread.join()
+
+
+def _stream_size(stream: IO[bytes]) -> int:
+    position = stream.tell()
+    size = stream.seek(0, 2)
+    stream.seek(position)
+    return size
+
+
+def import_conversations(
+    *,
+    project: Project,
+    stream: IO[bytes],
+    format: str | None = None,
+    on_progress: Callable[[ImportResult], None] | None = None,
+) -> ImportResult:
+    """Import a file of conversations into a project: all of it, or nothing.
+
+    `stream` is the file as uploaded (seekable; gzip is recognised). Conversations whose
+    id (or, without one, content) the project already has are skipped, so running an
+    import twice is harmless. Every record is checked; with any bad record nothing is
+    written and ImportFailed lists up to IMPORT_MAX_ERRORS problems by line or record.
+    """
+    if format is not None and format not in importers.FORMATS:
+        raise InvalidInput(f'Unknown format "{format}" (expected {", ".join(importers.FORMATS)}).')
+    result = ImportResult(format=format, bytes_total=_stream_size(stream))
+    problems: list[importers.Problem] = []
+    max_errors = settings.IMPORT_MAX_ERRORS
+    writer = _CopyWriter(project) if connection.vendor == "postgresql" else _Writer(project)
+
+    with transaction.atomic():
+        writer.start()
+        chunks = _in_background(
+            _parse_in_chunks(stream, format, writer.prepare), on_stop=writer.stop
+        )
+        with closing(chunks):
+            for chunk in chunks:
+                writer.after_chunk()
+                result.format = result.format or chunk.format
+                batch = _take_new(project, chunk.items, problems, result)
+                if len(problems) >= max_errors:
+                    break
+                if batch and not problems:
+                    writer.write(batch)
+                    result.conversations += len(batch)
+                    result.turns += sum(len(item.data.turns) for item in batch)
+                    if settings.DEBUG:
+                        reset_queries()  # DEBUG keeps every query's SQL; bulk inserts are big
+                result.bytes_read = chunk.position
+                if on_progress:
+                    on_progress(result)
+        if problems or result.processed == 0:
+            transaction.set_rollback(True)
+    if problems:
+        shown = problems[:max_errors]
+        stopped = len(problems) >= max_errors
+        raise ImportFailed(
+            f"{len(shown)} problem{'s' if len(shown) != 1 else ''} found"
+            f"{' (checking stopped there)' if stopped else ''}; nothing was imported.",
+            errors=[p.as_dict() for p in shown],
+        )
+    if result.processed == 0:
+        raise ImportFailed("The file holds no records; nothing was imported.", errors=[])
+    return result
+
+
+def _take_new(
+    project: Project,
+    items: list[_Prepared | importers.Problem],
+    problems: list[importers.Problem],
+    result: ImportResult,
+) -> list[_Prepared]:
+    """Collect the chunk's problems; return its conversations the project does not have yet."""
+    candidates = []
+    for item in items:
+        result.processed += 1
+        if isinstance(item, importers.Problem):
+            problems.append(item)
+        else:
+            candidates.append(item)
+    if problems or not candidates:
+        return []  # after a problem keep checking, but write nothing more
+    seen = _existing_external_ids(project, [item.external_id for item in candidates])
+    batch = []
+    for item in candidates:
+        if item.external_id in seen:
+            result.skipped += 1
+        else:
+            seen.add(item.external_id)  # a repeat later in the same chunk is skipped too
+            batch.append(item)
+    return batch
+
+
+# --- Import jobs -------------------------------------------------------------------------
+
+
+def _progress_key(job_id: int) -> str:
+    return f"import-progress:{job_id}"
+
+
+def _human_size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def create_import_job(
+    *, project: Project, user: User, upload: File, format: str | None = None
+) -> ImportJob:
+    """Keep an uploaded file and queue its import; leads only."""
+    project_services.require_lead(project, user)
+    if format and format not in importers.FORMATS:
+        raise InvalidInput(f'Unknown format "{format}" (expected {", ".join(importers.FORMATS)}).')
+    limit = settings.IMPORT_MAX_FILE_BYTES
+    if upload.size > limit:
+        raise InvalidInput(
+            f"The file is {_human_size(upload.size)}; the limit is {_human_size(limit)}."
+        )
+    if not upload.size:
+        raise InvalidInput("The file is empty.")
+    filename = Path(upload.name or "upload").name[:255]
+    job = ImportJob(
+        project=project,
+        created_by=user,
+        filename=filename,
+        requested_format=format or "",
+        total=upload.size,
+    )
+    job.file.save(filename, upload, save=False)
+    job.save()
+    from annotation import tasks  # tasks call this module; import here to avoid a cycle
+
+    transaction.on_commit(lambda: tasks.import_file.delay(job.pk))
+    return job
+
+
+def run_import_job(job_id: int) -> ImportJob:
+    """Run an import job to the end; safe to run again or twice at once.
+
+    A job that already finished is left alone. The data and the job's final state are
+    committed together, so a worker that dies mid-import leaves nothing behind and the
+    job runs again on redelivery. The job row stays locked meanwhile, so a second worker
+    waits and then finds the job finished. Progress goes through the cache, because
+    nothing written inside the transaction is visible until it commits.
+    """
+    now = timezone.now()
+    claimed = ImportJob.objects.filter(
+        pk=job_id, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING]
+    ).update(status=ImportJob.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return ImportJob.objects.get(pk=job_id)
+    try:
+        job = _run_claimed_import(job_id)
+    except (OperationalError, InterfaceError):
+        raise  # transient: the task retries, and the job is still "running"
+    except Exception as exc:
+        logger.exception("import job %s failed", job_id)
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportJob.Status.FAILED,
+            message=f"The import stopped on an unexpected error ({exc}); nothing was imported.",
+            finished_at=timezone.now(),
+        )
+        # Logged above; the job row tells the user. Re-raising would only fail the upload
+        # request too when Celery runs eagerly.
+        job = ImportJob.objects.get(pk=job_id)
+    cache.delete(_progress_key(job.pk))
+    return job
+
+
+def _run_claimed_import(job_id: int) -> ImportJob:
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().select_related("project").get(pk=job_id)
+        if job.is_finished:
+            return job
+        # One import at a time per project, so two files with the same ids never collide.
+        # NO KEY UPDATE still lets other transactions insert rows that point at the project.
+        Project.objects.select_for_update(no_key=True).filter(pk=job.project_id).first()
+
+        def progress(result: ImportResult) -> None:
+            cache.set(
+                _progress_key(job.pk),
+                {
+                    "processed": result.bytes_read,
+                    "records": result.processed,
+                    "conversations": result.conversations,
+                    "turns": result.turns,
+                    "skipped": result.skipped,
+                    "format": result.format or "",
+                },
+                timeout=24 * 3600,
+            )
+
+        try:
+            with job.file.open("rb") as stream:
+                result = import_conversations(
+                    project=job.project,
+                    stream=stream,
+                    format=job.requested_format or None,
+                    on_progress=progress,
+                )
+        except ImportFailed as exc:
+            job.status = ImportJob.Status.FAILED
+            job.message = exc.message
+            job.errors = exc.errors or []
+        except FileNotFoundError:
+            job.status = ImportJob.Status.FAILED
+            job.message = "The uploaded file is no longer there; upload it again."
+        else:
+            job.status = ImportJob.Status.SUCCEEDED
+            job.format = result.format or ""
+            job.records = result.processed
+            job.conversations = result.conversations
+            job.turns = result.turns
+            job.skipped = result.skipped
+            job.message = (
+                f"Imported {result.conversations:,} conversations ({result.turns:,} turns); "
+                f"skipped {result.skipped:,} already in the project."
+            )
+        job.processed = job.total
+        job.finished_at = timezone.now()
+        job.save()
+    return job
+
+
+def import_job_state(job: ImportJob) -> dict[str, Any]:
+    """The job as the page and the API show it, with live progress while it runs."""
+    state = {
+        "id": job.pk,
+        "status": job.status,
+        "format": job.format or job.requested_format,
+        "filename": job.filename,
+        "processed": job.processed,
+        "total": job.total,
+        "records": job.records,
+        "conversations": job.conversations,
+        "turns": job.turns,
+        "skipped": job.skipped,
+        "message": job.message,
+        "errors": job.errors,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+    if job.status == ImportJob.Status.RUNNING:
+        live = cache.get(_progress_key(job.pk)) or {}
+        state.update({k: v for k, v in live.items() if v or k != "format"})
+    return state
+
+
+def get_import_job(*, job_id: int, user: User) -> ImportJob:
+    """An import job the user may see (its project's leads and whoever uploaded it)."""
+    job = ImportJob.objects.select_related("project").filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("No such import.")
+    membership = project_services.get_membership(job.project, user)
+    if job.created_by_id != user.pk and (membership is None or not membership.is_lead):
+        raise NotFound("No such import.")
+    return job
+
+
+# --- Claiming tasks ---------------------------------------------------------------------
