@@ -9,10 +9,15 @@ Import jobs wrap this for uploads: a Celery task runs them, the page and the API
 """
 
 import logging
+import os
+import pickle
+import signal
+import sys
 import threading
+import traceback
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Full, Queue
@@ -54,7 +59,9 @@ class _Prepared:
     """A parsed conversation with the id it will have in the project, ready to write."""
 
     external_id: str
-    data: importers.ConversationData
+    turn_count: int
+    # The parsed conversation, for the ORM writer; the COPY writer only needs its rows.
+    data: importers.ConversationData | None
     # PostgreSQL only: its rows in COPY's text format (conversation, turns, tasks).
     rows: tuple[bytes, bytes, bytes] | None = None
 
@@ -99,13 +106,20 @@ class _Writer:
     def stop(self) -> None:
         pass
 
+    def finish(self) -> None:
+        pass
+
     def after_chunk(self) -> None:
         pass
 
     def prepare(self, data: importers.ConversationData) -> _Prepared:
         """Runs in the parsing thread: everything that needs no database."""
         content_hash = data.content_hash()
-        return _Prepared(external_id=data.external_id or f"sha256:{content_hash[:32]}", data=data)
+        return _Prepared(
+            external_id=data.external_id or f"sha256:{content_hash[:32]}",
+            turn_count=len(data.turns),
+            data=data,
+        )
 
     def write(self, batch: list[_Prepared]) -> None:
         rows = Conversation.objects.bulk_create(
@@ -155,17 +169,27 @@ class _CopyWriter(_Writer):
     def __init__(self, project: Project):
         super().__init__(project)
         self.ids: Queue[list[int]] = Queue()
+        # Where reserved ids go: this queue for a parsing thread, a pipe for a process.
+        self.send_ids: Callable[[list[int]], None] = self.ids.put
         self.block: list[int] = []
         self.stopped = threading.Event()
         self.created = self.now.isoformat()
         self.task_row = f"{project.pk}\t{{pk}}\t{Task.Status.OPEN.value}\t0\t{self.created}\n"
 
     def start(self) -> None:
+        with connection.cursor() as cursor:
+            # Check foreign keys as each COPY ends, while the next chunk is being parsed,
+            # rather than all at commit, when nothing else is left to run beside them.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for _ in range(self.ID_BLOCKS_AHEAD):
             self._reserve_ids()
 
     def stop(self) -> None:
         self.stopped.set()
+
+    def finish(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # back to Django's default
 
     def after_chunk(self) -> None:
         self._reserve_ids()
@@ -177,7 +201,7 @@ class _CopyWriter(_Writer):
                 [Conversation._meta.db_table, BATCH_SIZE],
             )
             # Reversed, so that pop() hands them out in order: file order is id order.
-            self.ids.put([row[0] for row in reversed(cursor.fetchall())])
+            self.send_ids([row[0] for row in reversed(cursor.fetchall())])
 
     def _next_id(self) -> int:
         while not self.block:
@@ -201,6 +225,7 @@ class _CopyWriter(_Writer):
         )
         tasks = self.task_row.format(pk=pk) * self.project.overlap
         item.rows = (conversation.encode(), turns.encode(), tasks.encode())
+        item.data = None  # the rows say it all; lighter to keep or to send
         return item
 
     def write(self, batch: list[_Prepared]) -> None:
@@ -301,6 +326,109 @@ def _in_background(
         thread.join()
 
 
+def _can_fork() -> bool:
+    return settings.IMPORT_PARSE_IN_PROCESS and sys.platform == "linux"
+
+
+def _send(pipe: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    pipe.write(len(data).to_bytes(8, "little") + data)
+    pipe.flush()
+
+
+def _receive(pipe: IO[bytes]) -> Any:
+    """The next value sent down a pipe, or None at its end."""
+    size = pipe.read(8)
+    if len(size) < 8:
+        return None
+    return pickle.loads(pipe.read(int.from_bytes(size, "little")))
+
+
+class _ForkedParse:
+    """Parse in a forked child process and hand the chunks over a pipe.
+
+    A thread shares the GIL with the writer and slows it; a child process parses on the
+    other core. Forking (Linux) starts it at once with everything already imported, and it
+    never touches the database: ids come from the parent over a second pipe.
+    """
+
+    def __init__(self, stream: IO[bytes], format: str | None, writer: _CopyWriter):
+        ids_read, ids_write = os.pipe()
+        out_read, out_write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: parse, send, and leave without any cleanup
+            status = 1
+            try:
+                os.close(ids_write)
+                os.close(out_read)
+                self._child(stream, format, writer, ids_read, out_write)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(ids_read)
+        os.close(out_write)
+        self.ids = os.fdopen(ids_write, "wb")
+        self.out = os.fdopen(out_read, "rb")
+        writer.send_ids = self._send_ids
+        # A thread drains the child's pipe, so the child never waits while we write.
+        self.chunks: Queue = Queue()
+        self.reader = threading.Thread(target=self._read, name="import-reader", daemon=True)
+        self.reader.start()
+
+    @staticmethod
+    def _child(stream, format, writer: _CopyWriter, ids_read: int, out_write: int) -> None:
+        ids = os.fdopen(ids_read, "rb")
+        out = os.fdopen(out_write, "wb")
+        block: list[int] = []
+
+        def next_id() -> int:
+            nonlocal block
+            while not block:
+                block = _receive(ids)
+                if block is None:
+                    raise _Stopped
+            return block.pop()
+
+        writer._next_id = next_id
+        try:
+            for chunk in _parse_in_chunks(stream, format, writer.prepare):
+                _send(out, chunk)
+            _send(out, "done")
+        except BrokenPipeError:
+            pass  # the parent stopped reading
+        except BaseException:
+            _send(out, traceback.format_exc())
+
+    def _send_ids(self, block: list[int]) -> None:
+        with suppress(BrokenPipeError):  # a child that has finished needs no more
+            _send(self.ids, block)
+
+    def _read(self) -> None:
+        while (value := _receive(self.out)) is not None:
+            self.chunks.put(value)
+            if not isinstance(value, _Chunk):
+                return
+        self.chunks.put(None)
+
+    def __iter__(self) -> Iterator[_Chunk]:
+        while True:
+            value = self.chunks.get()
+            if value == "done":
+                return
+            if not isinstance(value, _Chunk):
+                raise RuntimeError(f"the parsing process failed: {value or 'it stopped'}")
+            yield value
+
+    def close(self) -> None:
+        with suppress(BrokenPipeError):
+            self.ids.close()  # a child waiting for ids stops
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        self.reader.join()
+        self.out.close()
+
+
 def _stream_size(stream: IO[bytes]) -> int:
     position = stream.tell()
     size = stream.seek(0, 2)
@@ -330,10 +458,13 @@ def import_conversations(
     writer = _CopyWriter(project) if connection.vendor == "postgresql" else _Writer(project)
 
     with transaction.atomic():
+        if isinstance(writer, _CopyWriter) and _can_fork():
+            chunks = _ForkedParse(stream, format, writer)
+        else:
+            chunks = _in_background(
+                _parse_in_chunks(stream, format, writer.prepare), on_stop=writer.stop
+            )
         writer.start()
-        chunks = _in_background(
-            _parse_in_chunks(stream, format, writer.prepare), on_stop=writer.stop
-        )
         with closing(chunks):
             for chunk in chunks:
                 writer.after_chunk()
@@ -344,12 +475,13 @@ def import_conversations(
                 if batch and not problems:
                     writer.write(batch)
                     result.conversations += len(batch)
-                    result.turns += sum(len(item.data.turns) for item in batch)
+                    result.turns += sum(item.turn_count for item in batch)
                     if settings.DEBUG:
                         reset_queries()  # DEBUG keeps every query's SQL; bulk inserts are big
                 result.bytes_read = chunk.position
                 if on_progress:
                     on_progress(result)
+        writer.finish()
         if problems or result.processed == 0:
             transaction.set_rollback(True)
     if problems:

@@ -222,6 +222,8 @@ IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 2 * 1024**3, minimum=1)
 IMPORT_MAX_TURNS_PER_CONVERSATION = env_int("IMPORT_MAX_TURNS_PER_CONVERSATION", 500, minimum=1)
 IMPORT_MAX_CHARS_PER_TURN = env_int("IMPORT_MAX_CHARS_PER_TURN", 100_000, minimum=1)
 IMPORT_MAX_ERRORS = 100
+# On PostgreSQL under Linux, parse imports in a forked process, beside the writing one.
+IMPORT_PARSE_IN_PROCESS = env_bool("IMPORT_PARSE_IN_PROCESS", default=True)
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,8 @@ What the parsers share (the base class, message helpers, alternatives) is in `ba
 import re
 from typing import Any
 
+from django.conf import settings
+
 from annotation.importers.base import (
     Parser,
     attach_rejected,
@@ -30,6 +32,9 @@ from annotation.importers.records import (
     external_id,
     json_object,
 )
+from projects.models import ROLES
+
+_ROLES = frozenset(ROLES)
 
 
 class NativeParser(Parser):
@@ -45,21 +50,22 @@ class NativeParser(Parser):
         if not isinstance(turns, list):
             raise RecordError('missing "turns" (a list of {"role", "text"})')
         check_turn_count(turns)
+        limit = settings.IMPORT_MAX_CHARS_PER_TURN
         parsed = []
         for position, turn in enumerate(turns, start=1):
-            where_turn = f"turn {position}"
-            if not isinstance(turn, dict):
-                raise RecordError(f"{where_turn}: expected an object with role and text")
-            role = check_role(turn.get("role"), where_turn)
-            if "text" not in turn:
-                raise RecordError(f'{where_turn}: missing "text"')
-            parsed.append(
-                TurnData(
-                    role=role,
-                    text=check_text(turn["text"], where_turn),
-                    metadata=json_object(turn.get("metadata"), f"{where_turn}: metadata"),
-                )
-            )
+            # The common case in a few cheap checks; anything unusual takes the long way,
+            # which says exactly what is wrong.
+            if (
+                type(turn) is dict
+                and turn.get("role") in _ROLES
+                and type(text := turn.get("text")) is str
+                and len(text) <= limit
+                and "\x00" not in text
+                and type(metadata := turn.get("metadata", {})) is dict
+            ):
+                parsed.append(TurnData(turn["role"], text, metadata))
+            else:
+                parsed.append(self._checked_turn(turn, f"turn {position}"))
         metadata = dict(json_object(record.get("metadata"), '"metadata"'))
         # Keep whatever else the record carries (tags, sources...): nothing brought is dropped.
         for key, value in record.items():
@@ -70,6 +76,19 @@ class NativeParser(Parser):
                 external_id=external_id(record.get("id")), turns=parsed, metadata=metadata
             )
         ]
+
+    @staticmethod
+    def _checked_turn(turn: Any, where: str) -> TurnData:
+        if not isinstance(turn, dict):
+            raise RecordError(f"{where}: expected an object with role and text")
+        role = check_role(turn.get("role"), where)
+        if "text" not in turn:
+            raise RecordError(f'{where}: missing "text"')
+        return TurnData(
+            role=role,
+            text=check_text(turn["text"], where),
+            metadata=json_object(turn.get("metadata"), f"{where}: metadata"),
+        )
 
 
 class OpenAIParser(Parser):

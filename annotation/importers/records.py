@@ -16,7 +16,7 @@ class RecordError(ValueError):
     """What is wrong with one record; the caller adds where it is."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TurnData:
     role: str
     text: str

@@ -10,6 +10,14 @@ from annotation.models import Conversation, Task, Turn
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(params=[True, False], ids=["parse-in-process", "parse-in-thread"])
+def parse_mode(request, settings):
+    """On PostgreSQL under Linux imports parse in a forked process; the thread is the other way."""
+    settings.IMPORT_PARSE_IN_PROCESS = request.param
+    return request.param
+
+
 AWKWARD = [
     "tab\there, newline\nthere, CR\r\nand a lone \\ backslash",
     "\\N looks like COPY's NULL; \\t is not a tab",
@@ -19,7 +27,7 @@ AWKWARD = [
 ]
 
 
-def test_awkward_text_and_metadata_round_trip_exactly(project):
+def test_awkward_text_and_metadata_round_trip_exactly(project, parse_mode):
     record = {
         "id": "awkward\twith tab",
         "metadata": {"path": "C:\\temp\\new", "quote": 'say "hi"', "nested": {"n": [1, 2.5, None]}},
@@ -36,7 +44,9 @@ def test_awkward_text_and_metadata_round_trip_exactly(project):
     assert [t.index for t in turns] == list(range(len(AWKWARD)))
 
 
-def test_many_batches_get_distinct_ids_and_every_slot_its_task(project, monkeypatch, owner):
+def test_many_batches_get_distinct_ids_and_every_slot_its_task(
+    project, monkeypatch, owner, parse_mode
+):
     from projects import services as project_services
 
     project_services.update_project(project=project, actor=owner, overlap=3)
@@ -55,7 +65,7 @@ def test_many_batches_get_distinct_ids_and_every_slot_its_task(project, monkeypa
         assert Task.objects.filter(conversation=conversation, status="open").count() == 3
 
 
-def test_stopping_early_on_errors_ends_the_parsing_thread(project, monkeypatch, settings):
+def test_stopping_early_on_errors_ends_the_parser(project, monkeypatch, settings, parse_mode):
     import threading
 
     from annotation.exceptions import ImportFailed
@@ -70,4 +80,18 @@ def test_stopping_early_on_errors_ends_the_parsing_thread(project, monkeypatch, 
     with pytest.raises(ImportFailed, match="5 problems found \\(checking stopped there\\)"):
         imports.import_conversations(project=project, stream=io.BytesIO(bad + good))
     assert not any(t.name == "import-parser" for t in threading.enumerate())
+    assert not Conversation.objects.exists()
+
+
+def test_a_parser_that_crashes_fails_the_import_and_writes_nothing(
+    project, monkeypatch, parse_mode
+):
+    def crash(stream, format, prepare):
+        yield from ()
+        raise MemoryError("no more room")
+
+    monkeypatch.setattr(imports, "_parse_in_chunks", crash)
+    data = orjson.dumps({"id": "a", "turns": [{"role": "user", "text": "hi"}]}) + b"\n"
+    with pytest.raises((MemoryError, RuntimeError), match="no more room"):
+        imports.import_conversations(project=project, stream=io.BytesIO(data))
     assert not Conversation.objects.exists()
