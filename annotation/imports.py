@@ -133,16 +133,36 @@ class _Writer:
             )
             for item in batch
         )
-        Turn.objects.bulk_create(
-            Turn(conversation=row, index=index, role=t.role, text=t.text, metadata=t.metadata)
-            for row, item in zip(rows, batch, strict=True)
-            for index, t in enumerate(item.data.turns)
+        # Plain executemany for the many small rows: no model instances to build.
+        now = connection.ops.adapt_datetimefield_value(self.now)
+        _insert_many(
+            Turn,
+            ["conversation_id", "index", "role", "text", "metadata"],
+            (
+                (row.pk, index, t.role, t.text, orjson.dumps(t.metadata).decode())
+                for row, item in zip(rows, batch, strict=True)
+                for index, t in enumerate(item.data.turns)
+            ),
         )
-        Task.objects.bulk_create(
-            Task(project=self.project, conversation=row, created_at=self.now)
-            for row in rows
-            for _ in range(self.project.overlap)
+        _insert_many(
+            Task,
+            ["project_id", "conversation_id", "status", "priority", "created_at"],
+            (
+                (self.project.pk, row.pk, Task.Status.OPEN.value, 0, now)
+                for row in rows
+                for _ in range(self.project.overlap)
+            ),
         )
+
+
+def _insert_many(model, columns: list[str], rows: Iterator[tuple]) -> None:
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, list(rows))
 
 
 def _copy_text(value: str) -> str:
