@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from annotation.models import Annotation, Conversation, ImportJob, Task, Turn, TurnAnswer
+from annotation.models import (
+    Annotation,
+    AssignmentJob,
+    Conversation,
+    ImportJob,
+    Task,
+    TaskCount,
+    Turn,
+    TurnAnswer,
+)
 from projects.admin import LeadScopedAdmin
 
 
@@ -86,3 +95,28 @@ class ImportJobAdmin(LeadScopedAdmin):
     raw_id_fields = ("project", "created_by")
     readonly_fields = ("errors", "processed", "total", "attempts", "started_at", "finished_at")
     show_full_result_count = False
+
+
+@admin.register(AssignmentJob)
+class AssignmentJobAdmin(LeadScopedAdmin):
+    list_display = ("id", "project", "action", "status", "changed", "skipped", "created_at")
+    list_filter = ("action", "status")
+    list_select_related = ("project",)
+    raw_id_fields = ("project", "created_by", "expertise")
+    filter_horizontal = ("annotators",)
+    readonly_fields = ("processed", "total", "changed", "skipped", "finished_at")
+
+
+@admin.register(TaskCount)
+class TaskCountAdmin(LeadScopedAdmin):
+    """Maintained counts; `manage.py recount_tasks` rebuilds them if ever in doubt."""
+
+    list_display = ("project", "bucket", "shard", "count")
+    list_filter = ("bucket",)
+    list_select_related = ("project",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False

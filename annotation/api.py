@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from annotation import exporters, imports, services
+from annotation import exporters, imports, queue, services
 from annotation.models import Conversation, Task
 from annotation.serializers import (
     AnnotationSerializer,
@@ -54,7 +54,7 @@ class NextTaskView(APIView):
     )
     def post(self, request, slug: str):
         project, _ = project_for_member(request.user, slug)
-        task = services.claim_next_task(project=project, user=request.user)
+        task = queue.claim_next_task(project=project, user=request.user)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(_task_payload(task))

@@ -32,7 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from annotation import importers
+from annotation import importers, queue
 from annotation.exceptions import ImportFailed, InvalidInput, NotFound
 from annotation.models import Conversation, ImportJob, Task, Turn
 from projects import services as project_services
@@ -96,8 +96,9 @@ def _existing_external_ids(project: Project, ids: list[str]) -> set[str]:
 class _Writer:
     """Bulk INSERTs through the ORM: any database."""
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Project, job: ImportJob | None = None):
         self.project = project
+        self.job = job
         self.now = timezone.now()
 
     def start(self) -> None:
@@ -125,6 +126,7 @@ class _Writer:
         rows = Conversation.objects.bulk_create(
             Conversation(
                 project=self.project,
+                import_job=self.job,
                 external_id=item.external_id,
                 content_hash=item.data.content_hash(),
                 metadata=item.data.metadata,
@@ -186,8 +188,9 @@ class _CopyWriter(_Writer):
 
     ID_BLOCKS_AHEAD = 2
 
-    def __init__(self, project: Project):
-        super().__init__(project)
+    def __init__(self, project: Project, job: ImportJob | None = None):
+        super().__init__(project, job)
+        self.job_column = str(job.pk) if job else "\\N"  # COPY's NULL
         self.ids: Queue[list[int]] = Queue()
         # Where reserved ids go: this queue for a parsing thread, a pipe for a process.
         self.send_ids: Callable[[list[int]], None] = self.ids.put
@@ -237,7 +240,7 @@ class _CopyWriter(_Writer):
         pk = self._next_id()
         conversation = (
             f"{pk}\t{self.project.pk}\t{_copy_text(item.external_id)}\t{data.content_hash()}\t"
-            f"{_json(data.metadata)}\t{len(data.turns)}\t{self.created}\n"
+            f"{_json(data.metadata)}\t{len(data.turns)}\t{self.created}\t{self.job_column}\n"
         )
         turns = "".join(
             f"{pk}\t{index}\t{t.role}\t{_copy_text(t.text)}\t{_json(t.metadata)}\n"
@@ -273,6 +276,7 @@ _CONVERSATION_COLUMNS = [
     "metadata",
     "turn_count",
     "created_at",
+    "import_job_id",
 ]
 
 
@@ -462,6 +466,7 @@ def import_conversations(
     stream: IO[bytes],
     format: str | None = None,
     on_progress: Callable[[ImportResult], None] | None = None,
+    job: ImportJob | None = None,
 ) -> ImportResult:
     """Import a file of conversations into a project: all of it, or nothing.
 
@@ -475,7 +480,8 @@ def import_conversations(
     result = ImportResult(format=format, bytes_total=_stream_size(stream))
     problems: list[importers.Problem] = []
     max_errors = settings.IMPORT_MAX_ERRORS
-    writer = _CopyWriter(project) if connection.vendor == "postgresql" else _Writer(project)
+    writer_class = _CopyWriter if connection.vendor == "postgresql" else _Writer
+    writer = writer_class(project, job)
 
     with transaction.atomic():
         if isinstance(writer, _CopyWriter) and _can_fork():
@@ -502,6 +508,7 @@ def import_conversations(
                 if on_progress:
                     on_progress(result)
         writer.finish()
+        queue.count_moves(project.pk, {Task.Status.OPEN: result.conversations * project.overlap})
         if problems or result.processed == 0:
             transaction.set_rollback(True)
     if problems:
@@ -652,29 +659,77 @@ def _run_claimed_import(job_id: int) -> ImportJob:
                     stream=stream,
                     format=job.requested_format or None,
                     on_progress=progress,
+                    job=job,
                 )
         except ImportFailed as exc:
-            job.status = ImportJob.Status.FAILED
-            job.message = exc.message
-            job.errors = exc.errors or []
+            _finish_job(job, failure=exc)
         except FileNotFoundError:
-            job.status = ImportJob.Status.FAILED
-            job.message = "The uploaded file is no longer there; upload it again."
-        else:
-            job.status = ImportJob.Status.SUCCEEDED
-            job.format = result.format or ""
-            job.records = result.processed
-            job.conversations = result.conversations
-            job.turns = result.turns
-            job.skipped = result.skipped
-            job.message = (
-                f"Imported {result.conversations:,} conversations ({result.turns:,} turns); "
-                f"skipped {result.skipped:,} already in the project."
+            _finish_job(
+                job, failure=ImportFailed("The uploaded file is no longer there; upload it again.")
             )
-        job.processed = job.total
-        job.finished_at = timezone.now()
-        job.save()
+        else:
+            _finish_job(job, result=result)
     return job
+
+
+def _finish_job(
+    job: ImportJob, *, result: ImportResult | None = None, failure: ImportFailed | None = None
+) -> None:
+    if failure is not None:
+        job.status = ImportJob.Status.FAILED
+        job.message = failure.message
+        job.errors = failure.errors or []
+    else:
+        job.status = ImportJob.Status.SUCCEEDED
+        job.format = result.format or ""
+        job.records = result.processed
+        job.conversations = result.conversations
+        job.turns = result.turns
+        job.skipped = result.skipped
+        job.message = (
+            f"Imported {result.conversations:,} conversations ({result.turns:,} turns); "
+            f"skipped {result.skipped:,} already in the project."
+        )
+    job.processed = job.total
+    job.finished_at = timezone.now()
+    job.save()
+
+
+def import_local_file(
+    *,
+    project: Project,
+    path: Path,
+    format: str | None = None,
+    on_progress: Callable[[ImportResult], None] | None = None,
+) -> tuple[ImportJob, ImportResult]:
+    """Import a file on this machine (the CLI), recorded in the project's import history.
+
+    Raises ImportFailed like import_conversations; the job records the failure too.
+    """
+    job = ImportJob.objects.create(
+        project=project,
+        filename=path.name[:255],
+        requested_format=format or "",
+        total=path.stat().st_size,
+        status=ImportJob.Status.RUNNING,
+        started_at=timezone.now(),
+        attempts=1,
+    )
+    try:
+        with path.open("rb") as stream:
+            result = import_conversations(
+                project=project, stream=stream, format=format, on_progress=on_progress, job=job
+            )
+    except ImportFailed as exc:
+        _finish_job(job, failure=exc)
+        raise
+    except Exception as exc:
+        _finish_job(
+            job, failure=ImportFailed(f"The import stopped on an unexpected error ({exc}).")
+        )
+        raise
+    _finish_job(job, result=result)
+    return job, result
 
 
 def import_job_state(job: ImportJob) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import ExpertiseTag
 from projects.models import ROLES, LabelSchema, Project
 
 
@@ -18,6 +19,14 @@ class Conversation(models.Model):
     content_hash = models.CharField(max_length=64)
     metadata = models.JSONField(default=dict, blank=True)
     turn_count = models.PositiveIntegerField(default=0)
+    import_job = models.ForeignKey(
+        "ImportJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations_imported",
+        help_text="The import (batch) it came in with.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -60,8 +69,12 @@ class Turn(models.Model):
 
 
 class TaskQuerySet(models.QuerySet):
-    def open(self) -> "TaskQuerySet":
-        return self.filter(status=Task.Status.OPEN, assignee__isnull=True)
+    def pool(self) -> "TaskQuerySet":
+        """Open tasks anyone may take (not escalated to an expertise)."""
+        return self.filter(status=Task.Status.OPEN, required_expertise__isnull=True)
+
+    def escalated(self) -> "TaskQuerySet":
+        return self.filter(status=Task.Status.OPEN, required_expertise__isnull=False)
 
     def for_annotator(self, user) -> "TaskQuerySet":
         return self.filter(assignee=user)
@@ -70,19 +83,31 @@ class TaskQuerySet(models.QuerySet):
 class Task(models.Model):
     """One annotation slot: a project wants `overlap` of these per conversation.
 
-    A slot is open until someone claims it. When a lease runs out or its annotator skips,
-    the task keeps its annotator (and any draft, for audit) and a fresh open task takes
-    its place, so nobody gets the same conversation twice.
+    A slot is open until someone claims it, or a lead assigns it to someone. When a lease
+    runs out, or its annotator skips or releases it, the task keeps its annotator (and any
+    draft, for audit) and a fresh open task takes its place, so nobody gets the same
+    conversation twice and no conversation gets more than `overlap` annotations.
     """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
+        ASSIGNED = "assigned", "Assigned"
         IN_PROGRESS = "in_progress", "In progress"
         SUBMITTED = "submitted", "Submitted"
         SKIPPED = "skipped", "Skipped"
         EXPIRED = "expired", "Lease expired"
+        RELEASED = "released", "Released"
 
-    LIVE_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.SUBMITTED)
+    class SkipReason(models.TextChoices):
+        NOT_MY_EXPERTISE = "not_my_expertise", "Not my expertise"
+        NEEDS_EXPERT = "needs_expert", "Needs a domain expert"
+        UNREADABLE = "unreadable", "Unreadable or broken"
+        OTHER = "other", "Other"
+
+    # The statuses that hold one of the conversation's `overlap` slots.
+    LIVE_STATUSES = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.SUBMITTED)
+    # The statuses of a task that went back to the pool (a replacement took its slot).
+    RETURNED_STATUSES = (Status.SKIPPED, Status.EXPIRED, Status.RELEASED)
 
     # Foreign keys are covered by the composite indexes below (leading columns).
     project = models.ForeignKey(
@@ -100,7 +125,22 @@ class Task(models.Model):
         related_name="tasks",
         db_index=False,
     )
+    required_expertise = models.ForeignKey(
+        ExpertiseTag,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # in the task_escalated index
+        help_text="Escalated: only annotators with this expertise get it.",
+    )
     priority = models.IntegerField(default=0)
+    # Database defaults too: imports write tasks with COPY, naming only the columns they set.
+    skip_reason = models.CharField(
+        max_length=32, choices=SkipReason.choices, blank=True, default="", db_default=""
+    )
+    note = models.TextField(blank=True, default="", db_default="")
+    assigned_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -115,7 +155,17 @@ class Task(models.Model):
                 fields=["conversation", "assignee"], name="task_one_per_annotator"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["open", "in_progress", "submitted", "skipped", "expired"]),
+                condition=Q(
+                    status__in=[
+                        "open",
+                        "assigned",
+                        "in_progress",
+                        "submitted",
+                        "skipped",
+                        "expired",
+                        "released",
+                    ]
+                ),
                 name="task_status_valid",
             ),
             models.CheckConstraint(
@@ -125,19 +175,30 @@ class Task(models.Model):
             ),
         ]
         indexes = [
-            # The claim query walks only open tasks, in priority order.
+            # The claim query walks only open pool tasks, in priority order.
             models.Index(
                 fields=["project", "-priority", "id"],
-                condition=Q(status="open"),
-                name="task_open_queue",
+                condition=Q(status="open", required_expertise__isnull=True),
+                name="task_pool",
+            ),
+            models.Index(
+                fields=["project", "required_expertise", "-priority", "id"],
+                condition=Q(status="open", required_expertise__isnull=False),
+                name="task_escalated",
             ),
             # Open tasks have no assignee: leaving them out keeps imports and the index lean.
             models.Index(
-                fields=["assignee", "status"],
+                fields=["assignee", "status", "-priority", "id"],
                 condition=Q(assignee__isnull=False),
                 name="task_assignee_status",
             ),
-            models.Index(fields=["project", "status"], name="task_project_status"),
+            # Lists by status, newest work first, paged by id.
+            models.Index(fields=["project", "status", "id"], name="task_project_status"),
+            models.Index(
+                fields=["project", "completed_at"],
+                condition=Q(status="submitted"),
+                name="task_submitted",
+            ),
             models.Index(
                 fields=["lease_expires_at"],
                 condition=Q(status="in_progress"),
@@ -148,6 +209,10 @@ class Task(models.Model):
     def __str__(self) -> str:
         return f"task {self.pk} ({self.status})"
 
+    @property
+    def bucket(self) -> str:
+        return task_bucket(self.status, self.required_expertise_id)
+
     def lease_is_active(self, now=None) -> bool:
         now = now or timezone.now()
         return (
@@ -155,6 +220,41 @@ class Task(models.Model):
             and self.lease_expires_at is not None
             and self.lease_expires_at > now
         )
+
+
+ESCALATED = "escalated"
+
+
+def task_bucket(status: str, required_expertise_id: int | None) -> str:
+    """What a task counts as on the dashboard: its status, or "escalated" while it waits."""
+    if status == Task.Status.OPEN and required_expertise_id is not None:
+        return ESCALATED
+    return status
+
+
+class TaskCount(models.Model):
+    """How many of a project's tasks are in each bucket, kept up to date by the services.
+
+    Spread over a few rows (shards) per bucket, so concurrent claims rarely wait on the same
+    row; the dashboard sums them instead of counting a million tasks.
+    """
+
+    SHARDS = 8
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    bucket = models.CharField(max_length=16)
+    shard = models.PositiveSmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "bucket", "shard"], name="task_count_unique_shard"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.bucket}[{self.shard}] = {self.count}"
 
 
 class Annotation(models.Model):
@@ -231,7 +331,7 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    file = models.FileField(upload_to="imports/%Y/%m/", blank=True, help_text="Empty for the CLI.")
     filename = models.CharField(max_length=255, help_text="The name it was uploaded with.")
     requested_format = models.CharField(max_length=32, blank=True)
     format = models.CharField(max_length=32, blank=True, help_text="As detected or requested.")
@@ -261,6 +361,54 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} of {self.filename} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class AssignmentJob(models.Model):
+    """A lead's bulk assignment (or distribution) of filtered conversations, run by Celery."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Action(models.TextChoices):
+        ASSIGN = "assign", "Assign to these annotators"
+        DISTRIBUTE = "distribute", "Distribute evenly"
+        UNASSIGN = "unassign", "Unassign"
+        PRIORITIZE = "prioritize", "Set priority"
+
+    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignment_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    filters = models.JSONField(default=dict, blank=True)
+    annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    expertise = models.ForeignKey(
+        ExpertiseTag, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    priority = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0, help_text="Conversations matching the filter.")
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0, help_text="Tasks assigned or changed.")
+    skipped = models.PositiveIntegerField(default=0, help_text="Conversations left as they were.")
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} job {self.pk} ({self.status})"
 
     @property
     def is_finished(self) -> bool:

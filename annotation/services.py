@@ -1,17 +1,19 @@
-"""Business actions on conversations, tasks and annotations.
+"""Annotations: loading a task for its annotator, saving and submitting answers.
 
 Views, the API, management commands and Celery tasks all call these functions, so the
-browser, scripts and workers can never disagree about a rule.
+browser, scripts and workers can never disagree about a rule. The queue (claiming,
+leases, skipping, assignment) is in `annotation.queue`; importing in `annotation.imports`.
 """
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from annotation import answers as answer_rules
+from annotation import queue
 from annotation.exceptions import (
     Conflict,
     InvalidAnswers,
@@ -20,84 +22,8 @@ from annotation.exceptions import (
     StaleVersion,
 )
 from annotation.models import Annotation, Conversation, Task, TurnAnswer
-from projects import services as project_services
-from projects.models import LabelSchema, Project
 
-# --- Claiming tasks ---------------------------------------------------------------------
-
-
-def _lease_end(project: Project, now: datetime) -> datetime:
-    return now + timedelta(minutes=project.lease_minutes)
-
-
-def _require_member(project: Project, user: User) -> None:
-    if project_services.get_membership(project, user) is None:
-        raise NotFound("No such project.")
-
-
-def claim_next_task(*, project: Project, user: User, now: datetime | None = None) -> Task | None:
-    """Give the user their current task, or claim the next open one; None if there is none.
-
-    Never hands out a conversation the user already has a task for. Open tasks are locked
-    with SKIP LOCKED on PostgreSQL so concurrent claimers never wait on each other, and the
-    claim itself is a conditional UPDATE, which is also what makes it safe on SQLite.
-    """
-    _require_member(project, user)
-    now = now or timezone.now()
-    with transaction.atomic():
-        current = (
-            Task.objects.select_for_update()
-            .filter(
-                project=project,
-                assignee=user,
-                status=Task.Status.IN_PROGRESS,
-                lease_expires_at__gt=now,
-            )
-            .order_by("claimed_at", "id")
-            .first()
-        )
-        if current is not None:
-            current.lease_expires_at = _lease_end(project, now)
-            current.save(update_fields=["lease_expires_at"])
-            return current
-
-        mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
-        for _attempt in range(10):
-            candidate = (
-                Task.objects.open()
-                .filter(project=project)
-                .exclude(conversation_id__in=mine)
-                .order_by("-priority", "id")
-                .select_for_update(skip_locked=True)
-                .only("id")
-                .first()
-            )
-            if candidate is None:
-                return None
-            try:
-                with transaction.atomic():
-                    claimed = Task.objects.filter(
-                        pk=candidate.pk, status=Task.Status.OPEN, assignee__isnull=True
-                    ).update(
-                        status=Task.Status.IN_PROGRESS,
-                        assignee=user,
-                        claimed_at=now,
-                        lease_expires_at=_lease_end(project, now),
-                    )
-            except IntegrityError:
-                # The same user claimed another slot of this conversation at this moment.
-                continue
-            if claimed:
-                task = Task.objects.select_related("conversation").get(pk=candidate.pk)
-                Annotation.objects.create(
-                    task=task,
-                    annotator=user,
-                    schema=LabelSchema.objects.current_for(project),
-                    started_at=now,
-                    updated_at=now,
-                )
-                return task
-    return None
+# --- Loading tasks ----------------------------------------------------------------------
 
 
 def get_task_for_annotator(*, task_id: int, user: User) -> Task:
@@ -206,8 +132,11 @@ def save_annotation(
             task.completed_at = now
             task.lease_expires_at = None
             task.save(update_fields=["status", "completed_at", "lease_expires_at"])
+            queue.count_moves(
+                task.project_id, {Task.Status.IN_PROGRESS: -1, Task.Status.SUBMITTED: 1}
+            )
         else:
-            task.lease_expires_at = _lease_end(task.project, now)
+            task.lease_expires_at = now + timedelta(minutes=task.project.lease_minutes)
             task.save(update_fields=["lease_expires_at"])
         annotation.save(update_fields=fields)
     return annotation
@@ -220,34 +149,3 @@ def annotation_answers(annotation: Annotation) -> dict[str, Any]:
         "turns": {str(index): answers for index, answers in sorted(rows)},
         "conversation": annotation.answers,
     }
-
-
-# --- Leases -----------------------------------------------------------------------------
-
-
-def release_expired_leases(*, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Put tasks whose lease ran out back in the pool; return how many were released.
-
-    The expired task keeps its annotator and draft for audit; a new open task takes its
-    slot. Safe to run twice at once: rows are locked with SKIP LOCKED and re-checked.
-    """
-    now = now or timezone.now()
-    released = 0
-    while True:
-        with transaction.atomic():
-            expired = list(
-                Task.objects.select_for_update(skip_locked=True)
-                .filter(status=Task.Status.IN_PROGRESS, lease_expires_at__lte=now)
-                .order_by("id")
-                .values_list("id", "project_id", "conversation_id", "priority")[:batch_size]
-            )
-            if not expired:
-                return released
-            Task.objects.filter(pk__in=[row[0] for row in expired]).update(
-                status=Task.Status.EXPIRED, completed_at=now
-            )
-            Task.objects.bulk_create(
-                Task(project_id=project_id, conversation_id=conversation_id, priority=priority)
-                for _, project_id, conversation_id, priority in expired
-            )
-            released += len(expired)

@@ -1,22 +1,37 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from annotation import imports, services
+from annotation import imports, queue
+
+# Every task is thin and idempotent (acks_late: it may run twice); the work is in services.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def release_expired_leases() -> int:
     """Return tasks whose lease ran out to the pool (Celery beat runs this every minute)."""
-    return services.release_expired_leases()
+    return queue.release_expired_leases()
 
 
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, InterfaceError),
+    autoretry_for=TRANSIENT,
     retry_backoff=True,
     max_retries=3,
 )
 def import_file(job_id: int) -> str:
-    """Import an uploaded file (idempotent: a finished job is left alone)."""
+    """Import an uploaded file (a finished job is left alone)."""
     return imports.run_import_job(job_id).status
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+)
+def distribute_assignments(job_id: int) -> str:
+    """Carry out a lead's bulk assignment (a finished job is left alone)."""
+    return queue.run_assignment_job(job_id).status

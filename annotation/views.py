@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseLocation, retarget
 
-from annotation import exceptions, forms, imports, services
+from annotation import exceptions, forms, imports, queue, services
 from annotation.models import Annotation, Task
 from projects.access import project_for_member
 from projects.models import Membership, Project
@@ -104,7 +104,7 @@ def _describe_paths(paths: list[str], panels, conversation_fields) -> list[dict[
 @require_GET
 def label(request: HttpRequest, slug: str) -> HttpResponse:
     project, _ = project_for_member(request.user, slug)
-    task = services.claim_next_task(project=project, user=request.user)
+    task = queue.claim_next_task(project=project, user=request.user)
     if task is None:
         return render(request, "annotation/no_task.html", {"project": project})
     task = _task_or_404(request, task.pk)

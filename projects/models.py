@@ -16,6 +16,11 @@ class ProjectQuerySet(models.QuerySet):
 
 
 class Project(models.Model):
+    class AssignmentMode(models.TextChoices):
+        POOL = "pool", "Pool: anyone takes the next open task"
+        ASSIGNED = "assigned", "Assigned: only what a lead assigned"
+        MIXED = "mixed", "Mixed: assigned work first, then the pool"
+
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -29,6 +34,12 @@ class Project(models.Model):
         default=60,
         validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
         help_text="How long a claimed task stays with its annotator without activity.",
+    )
+    assignment_mode = models.CharField(
+        max_length=16, choices=AssignmentMode.choices, default=AssignmentMode.POOL
+    )
+    allow_skip = models.BooleanField(
+        default=True, help_text="Whether annotators may skip a conversation, with a reason."
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -50,6 +61,14 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def serves_assigned(self) -> bool:
+        return self.assignment_mode != self.AssignmentMode.POOL
+
+    @property
+    def serves_pool(self) -> bool:
+        return self.assignment_mode != self.AssignmentMode.ASSIGNED
 
 
 class Membership(models.Model):

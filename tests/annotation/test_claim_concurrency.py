@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from annotation import services
+from annotation import queue, services
 from annotation.models import Task
 from projects.models import Membership
 from tests.factories import ConversationFactory, MembershipFactory, ProjectFactory, UserFactory
@@ -17,7 +17,7 @@ def _claim_until_empty(project, user, claimed: list, errors: list, start: thread
     try:
         start.wait()
         while True:
-            task = services.claim_next_task(project=project, user=user)
+            task = queue.claim_next_task(project=project, user=user)
             if task is None:
                 return
             claimed.append((task.pk, task.conversation_id, user.pk))

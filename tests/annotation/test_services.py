@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation import services
+from annotation import queue, services
 from annotation.exceptions import Conflict, InvalidAnswers, MissingRequired, NotFound, StaleVersion
 from annotation.models import Annotation, Task, TurnAnswer
 from projects import services as project_services
@@ -30,7 +30,7 @@ COMPLETE = {
 
 def test_claim_gives_an_open_task_with_a_lease_and_a_draft(project, annotator, conversation):
     now = timezone.now()
-    task = services.claim_next_task(project=project, user=annotator, now=now)
+    task = queue.claim_next_task(project=project, user=annotator, now=now)
     assert task.conversation == conversation
     assert task.status == Task.Status.IN_PROGRESS and task.assignee == annotator
     assert task.lease_expires_at == now + timedelta(minutes=project.lease_minutes)
@@ -40,9 +40,9 @@ def test_claim_gives_an_open_task_with_a_lease_and_a_draft(project, annotator, c
 
 def test_claiming_again_resumes_the_current_task_and_extends_its_lease(project, annotator):
     ConversationFactory.create_batch(2, project=project)
-    first = services.claim_next_task(project=project, user=annotator)
+    first = queue.claim_next_task(project=project, user=annotator)
     later = timezone.now() + timedelta(minutes=5)
-    again = services.claim_next_task(project=project, user=annotator, now=later)
+    again = queue.claim_next_task(project=project, user=annotator, now=later)
     assert again.pk == first.pk
     again.refresh_from_db()
     assert again.lease_expires_at == later + timedelta(minutes=project.lease_minutes)
@@ -54,7 +54,7 @@ def test_nobody_gets_the_same_conversation_twice(project, annotator, owner):
     first, second = ConversationFactory.create_batch(2, project=project)
     got = []
     for _ in range(3):
-        task = services.claim_next_task(project=project, user=annotator)
+        task = queue.claim_next_task(project=project, user=annotator)
         if task is None:
             break
         got.append(task.conversation_id)
@@ -71,26 +71,26 @@ def test_overlap_slots_go_to_different_annotators(owner, annotator, reviewer):
             project=project, actor=owner, username=user.username, role="annotator"
         )
     conversation = ConversationFactory(project=project)
-    a = services.claim_next_task(project=project, user=annotator)
-    b = services.claim_next_task(project=project, user=reviewer)
-    c = services.claim_next_task(project=project, user=owner)
+    a = queue.claim_next_task(project=project, user=annotator)
+    b = queue.claim_next_task(project=project, user=reviewer)
+    c = queue.claim_next_task(project=project, user=owner)
     assert a.conversation == b.conversation == conversation and a.pk != b.pk
     assert c is None
 
 
 def test_claim_returns_none_when_nothing_is_open(project, annotator):
-    assert services.claim_next_task(project=project, user=annotator) is None
+    assert queue.claim_next_task(project=project, user=annotator) is None
 
 
 def test_higher_priority_tasks_are_claimed_first(project, annotator):
     _low, high = ConversationFactory.create_batch(2, project=project)
     Task.objects.filter(conversation=high).update(priority=5)
-    assert services.claim_next_task(project=project, user=annotator).conversation == high
+    assert queue.claim_next_task(project=project, user=annotator).conversation == high
 
 
 def test_outsiders_cannot_claim(project, outsider, conversation):
     with pytest.raises(NotFound):
-        services.claim_next_task(project=project, user=outsider)
+        queue.claim_next_task(project=project, user=outsider)
     assert not Task.objects.filter(assignee=outsider).exists()
 
 
@@ -260,26 +260,26 @@ def test_expired_leases_return_to_the_pool_and_keep_the_draft(project, annotator
         conversation={},
     )
     later = timezone.now() + timedelta(minutes=project.lease_minutes + 1)
-    assert services.release_expired_leases(now=later) == 1
-    assert services.release_expired_leases(now=later) == 0
+    assert queue.release_expired_leases(now=later) == 1
+    assert queue.release_expired_leases(now=later) == 0
     task.refresh_from_db()
     assert task.status == Task.Status.EXPIRED and task.assignee == annotator
     assert Annotation.objects.get(task=task).turn_answers.count() == 1
     replacement = Task.objects.get(conversation=task.conversation, status=Task.Status.OPEN)
     assert replacement.assignee is None
-    claimed = services.claim_next_task(project=project, user=reviewer, now=later)
+    claimed = queue.claim_next_task(project=project, user=reviewer, now=later)
     assert claimed.pk == replacement.pk
     assert not Annotation.objects.get(task=claimed).turn_answers.exists()
 
 
 def test_a_save_after_the_lease_was_released_is_refused(project, annotator):
     task = claimed_task(project, annotator)
-    services.release_expired_leases(now=timezone.now() + timedelta(days=1))
+    queue.release_expired_leases(now=timezone.now() + timedelta(days=1))
     with pytest.raises(Conflict, match="no longer yours"):
         services.save_annotation(task=task, user=annotator, version=1, turns={}, conversation={})
 
 
 def test_active_leases_are_left_alone(project, annotator):
     task = claimed_task(project, annotator)
-    assert services.release_expired_leases() == 0
+    assert queue.release_expired_leases() == 0
     assert Task.objects.get(pk=task.pk).status == Task.Status.IN_PROGRESS

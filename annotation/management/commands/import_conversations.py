@@ -43,10 +43,9 @@ class Command(BaseCommand):
             sys.stderr.flush()
 
         try:
-            with file.open("rb") as stream:
-                result = imports.import_conversations(
-                    project=target, stream=stream, format=format, on_progress=progress
-                )
+            _job, result = imports.import_local_file(
+                project=target, path=file, format=format, on_progress=progress
+            )
         except ImportFailed as exc:
             for problem in exc.errors:
                 self.stderr.write(importers.describe_problem(problem))

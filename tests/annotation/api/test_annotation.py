@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotation import services
+from annotation import queue
 from annotation.models import Annotation, Task, TurnAnswer
 from projects import services as project_services
 from projects.taxonomy import DEFAULT_QUESTIONS
@@ -183,7 +183,7 @@ def test_stale_version_gets_409_with_the_current_version_and_saves_nothing(api, 
 
 
 def test_saving_after_the_lease_was_released_gets_409_and_saves_nothing(api, annotator, task):
-    services.release_expired_leases(now=timezone.now() + timedelta(days=1))
+    queue.release_expired_leases(now=timezone.now() + timedelta(days=1))
 
     response = api(annotator).put(
         _url(task), {"version": 1, "conversation": {"notes": "late"}}, format="json"

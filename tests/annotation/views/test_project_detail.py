@@ -1,6 +1,6 @@
 import pytest
 
-from annotation import services
+from annotation import queue
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -10,7 +10,7 @@ def test_overview_shows_progress_and_guidelines(client, project, annotator):
     project.guidelines = "## Judge carefully\n\nAsk when **unsure**."
     project.save()
     ConversationFactory.create_batch(3, project=project)
-    services.claim_next_task(project=project, user=annotator)
+    queue.claim_next_task(project=project, user=annotator)
     client.force_login(annotator)
     response = client.get("/projects/support/")
     assert response.status_code == 200

@@ -1,0 +1,792 @@
+"""The labeling queue: claiming work, leases, skipping, releasing, assignment, counts.
+
+Invariants every function here keeps, under any concurrency:
+- a conversation has exactly `overlap` live tasks (open, assigned, in progress, submitted),
+  so it never collects more than `overlap` annotations, open leases included;
+- an annotator never gets a conversation twice (a database constraint backs this up);
+- a task that goes back to the pool keeps its annotator and draft for audit, and a fresh
+  open task takes its slot;
+- the per-project counts (TaskCount) move in the same transaction as the tasks.
+"""
+
+import heapq
+import random
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import ExpertiseTag, User
+from annotation.exceptions import Conflict, InvalidInput, NotAllowed, NotFound
+from annotation.models import (
+    ESCALATED,
+    Annotation,
+    AssignmentJob,
+    Conversation,
+    Task,
+    TaskCount,
+    task_bucket,
+)
+from projects import services as project_services
+from projects.models import LabelSchema, Membership, Project
+
+ASSIGNMENT_CHUNK = 500
+BUCKETS = (
+    Task.Status.OPEN,
+    ESCALATED,
+    Task.Status.ASSIGNED,
+    Task.Status.IN_PROGRESS,
+    Task.Status.SUBMITTED,
+    Task.Status.SKIPPED,
+    Task.Status.EXPIRED,
+    Task.Status.RELEASED,
+)
+
+
+# --- Counts ---------------------------------------------------------------------------
+
+
+def count_moves(project_id: int, moves: dict[str, int]) -> None:
+    """Add to (or take from) the project's task counts, in the caller's transaction.
+
+    One random shard per call, buckets in a fixed order: concurrent callers rarely meet
+    on a row, and when they do they lock rows in the same order, so they cannot deadlock.
+    """
+    moves = {bucket: delta for bucket, delta in sorted(moves.items()) if delta}
+    if not moves:
+        return
+    shard = random.randrange(TaskCount.SHARDS)
+    table = connection.ops.quote_name(TaskCount._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(moves))
+    params: list[Any] = []
+    for bucket, delta in moves.items():
+        params += [project_id, bucket, shard, delta]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (project_id, bucket, shard, count) VALUES {values} "
+            f"ON CONFLICT (project_id, bucket, shard) "
+            f"DO UPDATE SET count = {table}.count + EXCLUDED.count",
+            params,
+        )
+
+
+def task_counts(project: Project) -> dict[str, int]:
+    """The project's tasks per bucket, from the maintained counts (a few rows, not a scan)."""
+    counts = dict.fromkeys(BUCKETS, 0)
+    for row in TaskCount.objects.filter(project=project).values("bucket").annotate(n=Sum("count")):
+        counts[row["bucket"]] = row["n"] or 0
+    return counts
+
+
+def recount(project: Project) -> dict[str, int]:
+    """Recompute the project's counts from its tasks (a safety net; slow on big projects)."""
+    actual: dict[str, int] = defaultdict(int)
+    rows = (
+        Task.objects.filter(project=project)
+        .values("status", "required_expertise_id")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        actual[task_bucket(row["status"], row["required_expertise_id"])] += row["n"]
+    with transaction.atomic():
+        TaskCount.objects.filter(project=project).delete()
+        TaskCount.objects.bulk_create(
+            TaskCount(project=project, bucket=bucket, shard=0, count=n)
+            for bucket, n in actual.items()
+        )
+    return dict(actual)
+
+
+# --- Claiming -------------------------------------------------------------------------
+
+
+def _lease_end(project: Project, now: datetime) -> datetime:
+    return now + timedelta(minutes=project.lease_minutes)
+
+
+def _require_member(project: Project, user: User) -> Membership:
+    membership = project_services.get_membership(project, user)
+    if membership is None:
+        raise NotFound("No such project.")
+    return membership
+
+
+def _start(task_id: int, project: Project, user: User, now: datetime) -> Task:
+    """Give the claimed task its lease and a fresh draft annotation."""
+    Annotation.objects.create(
+        task_id=task_id,
+        annotator=user,
+        schema=LabelSchema.objects.current_for(project),
+        started_at=now,
+        updated_at=now,
+    )
+    return Task.objects.select_related("conversation").get(pk=task_id)
+
+
+def _claim_open(candidates: QuerySet, project: Project, user: User, now: datetime) -> Task | None:
+    """Claim the first of the candidate open tasks that nobody else is claiming."""
+    for _attempt in range(10):
+        candidate = (
+            candidates.select_for_update(skip_locked=True)
+            .order_by("-priority", "id")
+            .values_list("id", "required_expertise_id")
+            .first()
+        )
+        if candidate is None:
+            return None
+        task_id, expertise_id = candidate
+        try:
+            # The conditional UPDATE is the claim: it is what makes this safe on SQLite too.
+            with transaction.atomic():
+                claimed = Task.objects.filter(
+                    pk=task_id, status=Task.Status.OPEN, assignee__isnull=True
+                ).update(
+                    status=Task.Status.IN_PROGRESS,
+                    assignee=user,
+                    claimed_at=now,
+                    lease_expires_at=_lease_end(project, now),
+                )
+        except IntegrityError:
+            continue  # this user took another slot of the same conversation just now
+        if claimed:
+            count_moves(
+                project.pk,
+                {task_bucket(Task.Status.OPEN, expertise_id): -1, Task.Status.IN_PROGRESS: 1},
+            )
+            return _start(task_id, project, user, now)
+    return None
+
+
+def claim_next_task(*, project: Project, user: User, now: datetime | None = None) -> Task | None:
+    """Give the user their current task, or claim their next one; None if there is none.
+
+    In order: their task in progress (if still leased), then what a lead assigned them
+    (assigned and mixed modes), then conversations escalated to an expertise they have,
+    then the pool (pool and mixed modes). Never a conversation they already have a task
+    for. Open tasks are locked with SKIP LOCKED on PostgreSQL, so concurrent claimers never
+    wait on each other.
+    """
+    _require_member(project, user)
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = (
+            Task.objects.select_for_update()
+            .filter(
+                project=project,
+                assignee=user,
+                status=Task.Status.IN_PROGRESS,
+                lease_expires_at__gt=now,
+            )
+            .order_by("claimed_at", "id")
+            .first()
+        )
+        if current is not None:
+            current.lease_expires_at = _lease_end(project, now)
+            current.save(update_fields=["lease_expires_at"])
+            return current
+
+        if project.serves_assigned:
+            assigned = (
+                Task.objects.select_for_update(skip_locked=True)
+                .filter(assignee=user, status=Task.Status.ASSIGNED, project=project)
+                .order_by("-priority", "id")
+                .only("id")
+                .first()
+            )
+            if assigned is not None:
+                Task.objects.filter(pk=assigned.pk).update(
+                    status=Task.Status.IN_PROGRESS,
+                    claimed_at=now,
+                    lease_expires_at=_lease_end(project, now),
+                )
+                count_moves(project.pk, {Task.Status.ASSIGNED: -1, Task.Status.IN_PROGRESS: 1})
+                return _start(assigned.pk, project, user, now)
+
+        if not project.serves_pool:
+            return None
+        mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
+        expertise = list(user.expertise.values_list("id", flat=True))
+        if expertise:
+            escalated = Task.objects.escalated().filter(
+                project=project, required_expertise_id__in=expertise
+            )
+            task = _claim_open(escalated.exclude(conversation_id__in=mine), project, user, now)
+            if task is not None:
+                return task
+        pool = Task.objects.pool().filter(project=project).exclude(conversation_id__in=mine)
+        return _claim_open(pool, project, user, now)
+
+
+def claim_query(project: Project, user: User) -> QuerySet:
+    """The pool query claim_next_task runs, for checking its plan (see the tests)."""
+    mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
+    return (
+        Task.objects.pool()
+        .filter(project=project)
+        .exclude(conversation_id__in=mine)
+        .select_for_update(skip_locked=True)
+        .order_by("-priority", "id")
+        .values_list("id", "required_expertise_id")[:1]
+    )
+
+
+# --- Giving work back -----------------------------------------------------------------
+
+
+def _replace(task: Task, *, required_expertise: ExpertiseTag | None = None) -> Task:
+    """Open a fresh task in the slot a returned task held."""
+    return Task.objects.create(
+        project_id=task.project_id,
+        conversation_id=task.conversation_id,
+        priority=task.priority,
+        required_expertise=required_expertise,
+    )
+
+
+def _task_for(task_id: int, user: User) -> tuple[Task, bool]:
+    """A task the user may act on, locked, and whether they act as its project's lead."""
+    task = Task.objects.select_for_update().select_related("project").filter(pk=task_id).first()
+    if task is None:
+        raise NotFound("No such task.")
+    membership = project_services.get_membership(task.project, user)
+    is_lead = membership is not None and membership.is_lead
+    if task.assignee_id != user.pk and not is_lead:
+        raise NotFound("No such task.")
+    return task, is_lead
+
+
+def _expertise_tag(name: str) -> ExpertiseTag:
+    slug = slugify(name or "")
+    if not slug:
+        raise InvalidInput("Name the expertise this conversation needs (e.g. insurance).")
+    return ExpertiseTag.objects.get_or_create(name=slug[:50])[0]
+
+
+@transaction.atomic
+def skip_task(
+    *,
+    task_id: int,
+    user: User,
+    reason: str,
+    note: str = "",
+    expertise: str = "",
+    now: datetime | None = None,
+) -> Task:
+    """Skip a task with a reason; "needs_expert" escalates it to annotators with an expertise.
+
+    The conversation goes back to the queue (escalated: only to those experts, and to them
+    first); the skipping annotator never sees it again. Their draft is kept for audit.
+    """
+    now = now or timezone.now()
+    task, _ = _task_for(task_id, user)
+    if task.assignee_id != user.pk:
+        raise NotFound("No such task.")
+    if not task.project.allow_skip:
+        raise NotAllowed("This project does not allow skipping; ask a lead to release the task.")
+    if reason not in Task.SkipReason.values:
+        raise InvalidInput(
+            f'Unknown reason "{reason}" (expected {", ".join(Task.SkipReason.values)}).'
+        )
+    if task.status not in (Task.Status.ASSIGNED, Task.Status.IN_PROGRESS):
+        raise Conflict(f"This task is {task.get_status_display().lower()}; it cannot be skipped.")
+    escalate_to = _expertise_tag(expertise) if reason == Task.SkipReason.NEEDS_EXPERT else None
+    old_bucket = task.bucket
+    task.status = Task.Status.SKIPPED
+    task.skip_reason = reason
+    task.note = note[:2000]
+    task.completed_at = now
+    task.lease_expires_at = None
+    task.save(update_fields=["status", "skip_reason", "note", "completed_at", "lease_expires_at"])
+    replacement = _replace(task, required_expertise=escalate_to or task.required_expertise)
+    count_moves(task.project_id, _moves({old_bucket: -1, Task.Status.SKIPPED: 1}, replacement))
+    return task
+
+
+def _moves(moves: dict[str, int], *opened: Task) -> dict[str, int]:
+    result = defaultdict(int, moves)
+    for task in opened:
+        result[task.bucket] += 1
+    return dict(result)
+
+
+@transaction.atomic
+def release_task(*, task_id: int, user: User, now: datetime | None = None) -> Task:
+    """Give a task back: its annotator, or a lead for anyone's.
+
+    An assigned task not yet started simply returns to the pool. One in progress keeps its
+    annotator and draft (status "released") and a fresh open task takes its slot.
+    """
+    now = now or timezone.now()
+    task, _ = _task_for(task_id, user)
+    if task.status == Task.Status.ASSIGNED:
+        task.status = Task.Status.OPEN
+        task.assignee = None
+        task.assigned_at = None
+        task.save(update_fields=["status", "assignee", "assigned_at"])
+        count_moves(task.project_id, _moves({Task.Status.ASSIGNED: -1}, task))
+        return task
+    if task.status != Task.Status.IN_PROGRESS:
+        raise Conflict(
+            f"This task is {task.get_status_display().lower()}; "
+            "only assigned or in-progress tasks can be released."
+        )
+    task.status = Task.Status.RELEASED
+    task.completed_at = now
+    task.lease_expires_at = None
+    task.save(update_fields=["status", "completed_at", "lease_expires_at"])
+    replacement = _replace(task, required_expertise=task.required_expertise)
+    count_moves(
+        task.project_id,
+        _moves({Task.Status.IN_PROGRESS: -1, Task.Status.RELEASED: 1}, replacement),
+    )
+    return task
+
+
+def release_expired_leases(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Put tasks whose lease ran out back in the pool; return how many were released.
+
+    The expired task keeps its annotator and draft for audit; a new open task takes its
+    slot. Safe to run twice at once: rows are locked with SKIP LOCKED and re-checked.
+    """
+    now = now or timezone.now()
+    released = 0
+    while True:
+        with transaction.atomic():
+            expired = list(
+                Task.objects.select_for_update(skip_locked=True)
+                .filter(status=Task.Status.IN_PROGRESS, lease_expires_at__lte=now)
+                .order_by("id")[:batch_size]
+            )
+            if not expired:
+                return released
+            Task.objects.filter(pk__in=[task.pk for task in expired]).update(
+                status=Task.Status.EXPIRED, completed_at=now, lease_expires_at=None
+            )
+            replacements = Task.objects.bulk_create(
+                Task(
+                    project_id=task.project_id,
+                    conversation_id=task.conversation_id,
+                    priority=task.priority,
+                    required_expertise_id=task.required_expertise_id,
+                )
+                for task in expired
+            )
+            by_project: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+            for task in expired:
+                by_project[task.project_id][Task.Status.IN_PROGRESS] -= 1
+                by_project[task.project_id][Task.Status.EXPIRED] += 1
+            for task in replacements:
+                by_project[task.project_id][task.bucket] += 1
+            for project_id, moves in sorted(by_project.items()):
+                count_moves(project_id, moves)
+            released += len(expired)
+
+
+# --- Choosing conversations -------------------------------------------------------------
+
+LABELED_CHOICES = ("yes", "no")
+STATUS_CHOICES = ("open", "escalated", "assigned", "in_progress", "submitted", "skipped")
+
+
+def _clean_key(key: str) -> str:
+    if not key or not all(ch.isalnum() or ch in "_-" for ch in key):
+        raise InvalidInput(f'Metadata key "{key}" may only hold letters, digits, "_" and "-".')
+    return key
+
+
+def filter_conversations(project: Project, filters: dict[str, Any]) -> QuerySet:
+    """The project's conversations matching a lead's filter (all of them for {}).
+
+    Filters: `import_job` (an import's id), `metadata` ({key: value}, all must match),
+    `tag` (in the conversation's "tags"), `status` (has a task in that state), `labeled`
+    ("yes": at least one submitted annotation, "no": none), `ids` (external ids).
+    """
+    if not isinstance(filters, dict):
+        raise InvalidInput('The filter must be an object like {"metadata": {"domain": "hr"}}.')
+    unknown = set(filters) - {"import_job", "metadata", "tag", "status", "labeled", "ids"}
+    if unknown:
+        raise InvalidInput(f"Unknown filter: {', '.join(sorted(unknown))}.")
+    conversations = Conversation.objects.filter(project=project)
+    if filters.get("import_job"):
+        conversations = conversations.filter(import_job_id=filters["import_job"])
+    metadata = filters.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise InvalidInput('"metadata" must be an object of key: value.')
+    for key, value in metadata.items():
+        conversations = conversations.filter(**{f"metadata__{_clean_key(key)}": value})
+    if tag := filters.get("tag"):
+        conversations = _with_tag(conversations, str(tag))
+    if status := filters.get("status"):
+        if status not in STATUS_CHOICES:
+            raise InvalidInput(f'Unknown status "{status}" (expected {", ".join(STATUS_CHOICES)}).')
+        tasks = Task.objects.filter(project=project)
+        if status == "open":
+            tasks = tasks.pool()
+        elif status == "escalated":
+            tasks = tasks.escalated()
+        else:
+            tasks = tasks.filter(status=status)
+        conversations = conversations.filter(id__in=tasks.values("conversation_id"))
+    if labeled := filters.get("labeled"):
+        if labeled not in LABELED_CHOICES:
+            raise InvalidInput('"labeled" is "yes" or "no".')
+        submitted = Task.objects.filter(project=project, status=Task.Status.SUBMITTED).values(
+            "conversation_id"
+        )
+        conversations = (
+            conversations.filter(id__in=submitted)
+            if labeled == "yes"
+            else conversations.exclude(id__in=submitted)
+        )
+    if ids := filters.get("ids"):
+        if not isinstance(ids, list):
+            raise InvalidInput('"ids" must be a list of conversation ids.')
+        conversations = conversations.filter(external_id__in=[str(i) for i in ids])
+    return conversations
+
+
+def _with_tag(conversations: QuerySet, tag: str) -> QuerySet:
+    if connection.vendor == "postgresql":
+        return conversations.filter(metadata__tags__contains=[tag])
+    # SQLite has no JSON containment; json_each walks the list.
+    table = Conversation._meta.db_table
+    return conversations.extra(
+        where=[f"EXISTS (SELECT 1 FROM json_each({table}.metadata, '$.tags') WHERE value = %s)"],
+        params=[tag],
+    )
+
+
+# --- Assigning --------------------------------------------------------------------------
+
+
+def _annotators(project: Project, usernames: Iterable[str]) -> list[User]:
+    usernames = list(dict.fromkeys(usernames))
+    members = {
+        m.user.username: m.user
+        for m in Membership.objects.filter(
+            project=project, user__username__in=usernames
+        ).select_related("user")
+    }
+    missing = [name for name in usernames if name not in members]
+    if missing:
+        raise InvalidInput(f"Not members of this project: {', '.join(missing)}.")
+    return [members[name] for name in usernames]
+
+
+def _experts(project: Project, expertise: str) -> tuple[ExpertiseTag, list[User]]:
+    tag = ExpertiseTag.objects.filter(name=expertise).first()
+    if tag is None:
+        raise InvalidInput(f'No expertise called "{expertise}".')
+    users = list(
+        User.objects.filter(memberships__project=project, expertise=tag, is_active=True).order_by(
+            "username"
+        )
+    )
+    if not users:
+        raise InvalidInput(f'No member of this project has the expertise "{expertise}".')
+    return tag, users
+
+
+@transaction.atomic
+def create_assignment_job(
+    *,
+    project: Project,
+    actor: User,
+    action: str,
+    filters: dict[str, Any] | None = None,
+    annotators: Iterable[str] = (),
+    expertise: str = "",
+    priority: int | None = None,
+) -> AssignmentJob:
+    """Check a lead's bulk action on filtered conversations and queue it for a worker."""
+    project_services.require_lead(project, actor)
+    if action not in AssignmentJob.Action.values:
+        raise InvalidInput(
+            f'Unknown action "{action}" (expected {", ".join(AssignmentJob.Action.values)}).'
+        )
+    filters = filters or {}
+    conversations = filter_conversations(project, filters)  # checks the filter
+    users: list[User] = []
+    tag = None
+    if action in (AssignmentJob.Action.ASSIGN, AssignmentJob.Action.DISTRIBUTE):
+        if not project.serves_assigned:
+            raise InvalidInput(
+                "This project hands out work from the pool only; switch it to the assigned "
+                "or mixed mode to assign work."
+            )
+        if expertise:
+            tag, users = _experts(project, expertise)
+        if annotators:
+            users = _annotators(project, annotators)
+        if not users:
+            raise InvalidInput("Choose the annotators, or an expertise, to assign to.")
+    elif action == AssignmentJob.Action.UNASSIGN and annotators:
+        users = _annotators(project, annotators)
+    elif action == AssignmentJob.Action.PRIORITIZE and (
+        not isinstance(priority, int) or isinstance(priority, bool)
+    ):
+        raise InvalidInput("Give the priority as a whole number (higher goes first).")
+    job = AssignmentJob.objects.create(
+        project=project,
+        created_by=actor,
+        action=action,
+        filters=filters,
+        expertise=tag,
+        priority=priority,
+        total=conversations.count(),
+    )
+    job.annotators.set(users)
+    from annotation import tasks  # tasks call this module; import here to avoid a cycle
+
+    transaction.on_commit(lambda: tasks.distribute_assignments.delay(job.pk))
+    return job
+
+
+def _open_load(project: Project, users: list[User]) -> dict[int, int]:
+    """Each user's open work in the project: assigned and in progress."""
+    rows = (
+        Task.objects.filter(
+            project=project,
+            assignee__in=users,
+            status__in=[Task.Status.ASSIGNED, Task.Status.IN_PROGRESS],
+        )
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+    )
+    load = {user.pk: 0 for user in users}
+    load.update({row["assignee_id"]: row["n"] for row in rows})
+    return load
+
+
+def _chunks(conversations: QuerySet) -> Iterator[list[int]]:
+    last = 0
+    while True:
+        ids = list(
+            conversations.filter(id__gt=last)
+            .order_by("id")
+            .values_list("id", flat=True)[:ASSIGNMENT_CHUNK]
+        )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+@dataclass
+class _Outcome:
+    changed: int = 0
+    skipped: int = 0
+
+
+def _assign_chunk(
+    project: Project,
+    conversation_ids: list[int],
+    users: list[User],
+    load: dict[int, int],
+    *,
+    every_user: bool,
+    priority: int | None,
+    now: datetime,
+) -> _Outcome:
+    """Fill open slots of these conversations with the users (all of them, or the least
+    loaded ones), never giving anyone a conversation twice."""
+    outcome = _Outcome()
+    slots: dict[int, list[Task]] = defaultdict(list)
+    for task in (
+        Task.objects.select_for_update(skip_locked=True)
+        .filter(conversation_id__in=conversation_ids, status=Task.Status.OPEN)
+        .order_by("id")
+    ):
+        slots[task.conversation_id].append(task)
+    taken = set(
+        Task.objects.filter(conversation_id__in=conversation_ids, assignee__in=users).values_list(
+            "conversation_id", "assignee_id"
+        )
+    )
+    heap = [(load[user.pk], user.username, user.pk) for user in users]
+    heapq.heapify(heap)
+    moves: dict[str, int] = defaultdict(int)
+    for conversation_id in conversation_ids:
+        free = slots.get(conversation_id, [])
+        if every_user:
+            chosen = [u.pk for u in users if (conversation_id, u.pk) not in taken]
+        else:
+            # The least loaded first; ties by name, so the split is stable and even.
+            chosen, passed = [], []
+            while heap and len(chosen) < len(free):
+                entry = heapq.heappop(heap)
+                if (conversation_id, entry[2]) in taken:
+                    passed.append(entry)
+                else:
+                    chosen.append(entry[2])
+                    passed.append((entry[0] + 1, entry[1], entry[2]))
+            for entry in passed:
+                heapq.heappush(heap, entry)
+        if not free or not chosen:
+            outcome.skipped += 1
+            continue
+        for task, user_id in zip(free, chosen, strict=False):
+            moves[task.bucket] -= 1
+            moves[Task.Status.ASSIGNED] += 1
+            task.status = Task.Status.ASSIGNED
+            task.assignee_id = user_id
+            task.assigned_at = now
+            if priority is not None:
+                task.priority = priority
+            load[user_id] = load.get(user_id, 0) + 1
+            outcome.changed += 1
+        Task.objects.bulk_update(
+            free[: len(chosen)], ["status", "assignee", "assigned_at", "priority"]
+        )
+    count_moves(project.pk, moves)
+    return outcome
+
+
+def _unassign_chunk(project: Project, conversation_ids: list[int], users: list[User]) -> _Outcome:
+    tasks = Task.objects.select_for_update().filter(
+        conversation_id__in=conversation_ids, status=Task.Status.ASSIGNED
+    )
+    if users:
+        tasks = tasks.filter(assignee__in=users)
+    rows = list(tasks.values_list("id", "required_expertise_id"))
+    Task.objects.filter(pk__in=[task_id for task_id, _ in rows]).update(
+        status=Task.Status.OPEN, assignee=None, assigned_at=None
+    )
+    moves: dict[str, int] = defaultdict(int)
+    for _, expertise_id in rows:
+        moves[Task.Status.ASSIGNED] -= 1
+        moves[task_bucket(Task.Status.OPEN, expertise_id)] += 1  # escalated stays escalated
+    count_moves(project.pk, moves)
+    touched = len({task_id for task_id, _ in rows})
+    return _Outcome(changed=touched, skipped=max(0, len(conversation_ids) - touched))
+
+
+def _prioritize_chunk(conversation_ids: list[int], priority: int) -> _Outcome:
+    changed = Task.objects.filter(
+        conversation_id__in=conversation_ids,
+        status__in=[Task.Status.OPEN, Task.Status.ASSIGNED, Task.Status.IN_PROGRESS],
+    ).update(priority=priority)
+    return _Outcome(changed=changed)
+
+
+def run_assignment_job(job_id: int) -> AssignmentJob:
+    """Carry out a queued bulk action, committing chunk by chunk with progress.
+
+    Safe to run again: a finished job is left alone, and a rerun after a crash carries on
+    (conversations already done have no open slot left for the same people).
+    """
+    claimed = AssignmentJob.objects.filter(
+        pk=job_id, status__in=[AssignmentJob.Status.QUEUED, AssignmentJob.Status.RUNNING]
+    ).update(status=AssignmentJob.Status.RUNNING)
+    job = AssignmentJob.objects.select_related("project", "expertise").get(pk=job_id)
+    if not claimed:
+        return job
+    project = job.project
+    users = list(job.annotators.order_by("username"))
+    load = _open_load(project, users) if users else {}
+    now = timezone.now()
+    conversations = filter_conversations(project, job.filters)
+    done = _Outcome()
+    processed = 0
+    for conversation_ids in _chunks(conversations):
+        with transaction.atomic():
+            if job.action == AssignmentJob.Action.UNASSIGN:
+                outcome = _unassign_chunk(project, conversation_ids, users)
+            elif job.action == AssignmentJob.Action.PRIORITIZE:
+                outcome = _prioritize_chunk(conversation_ids, job.priority)
+            else:
+                outcome = _assign_chunk(
+                    project,
+                    conversation_ids,
+                    users,
+                    load,
+                    every_user=job.action == AssignmentJob.Action.ASSIGN,
+                    priority=job.priority,
+                    now=now,
+                )
+            processed += len(conversation_ids)
+            done.changed += outcome.changed
+            done.skipped += outcome.skipped
+            AssignmentJob.objects.filter(pk=job.pk).update(
+                processed=processed, changed=done.changed, skipped=done.skipped
+            )
+    verb = {
+        AssignmentJob.Action.ASSIGN: "assigned",
+        AssignmentJob.Action.DISTRIBUTE: "assigned",
+        AssignmentJob.Action.UNASSIGN: "unassigned",
+        AssignmentJob.Action.PRIORITIZE: "given priority",
+    }[job.action]
+    message = f"{done.changed:,} task{'s' if done.changed != 1 else ''} {verb}"
+    if done.skipped:
+        message += (
+            f"; {done.skipped:,} conversation{'s' if done.skipped != 1 else ''} left as they were"
+        )
+    AssignmentJob.objects.filter(pk=job.pk).update(
+        status=AssignmentJob.Status.SUCCEEDED,
+        processed=processed,
+        total=max(processed, job.total),
+        message=message + ".",
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def get_assignment_job(*, job_id: int, user: User) -> AssignmentJob:
+    job = AssignmentJob.objects.select_related("project").filter(pk=job_id).first()
+    membership = job and project_services.get_membership(job.project, user)
+    if job is None or membership is None or not membership.is_lead:
+        raise NotFound("No such assignment.")
+    return job
+
+
+# --- Progress -------------------------------------------------------------------------
+
+
+def annotator_stats(project: Project, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per member: submitted today and this week, median minutes per conversation this
+    week, and open work (assigned and in progress). Reads only this week's submissions."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    week = today - timedelta(days=today.weekday())
+    members = list(
+        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    )
+    durations: dict[int, list[float]] = defaultdict(list)
+    today_counts: dict[int, int] = defaultdict(int)
+    for assignee_id, completed_at, started_at in Annotation.objects.filter(
+        task__project=project,
+        task__status=Task.Status.SUBMITTED,
+        task__completed_at__gte=week,
+    ).values_list("annotator_id", "submitted_at", "started_at"):
+        durations[assignee_id].append((completed_at - started_at).total_seconds())
+        if completed_at >= today:
+            today_counts[assignee_id] += 1
+    open_work = dict(
+        Task.objects.filter(
+            project=project, status__in=[Task.Status.ASSIGNED, Task.Status.IN_PROGRESS]
+        )
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("assignee_id", "n")
+    )
+    return [
+        {
+            "username": m.user.username,
+            "role": m.role,
+            "submitted_today": today_counts.get(m.user_id, 0),
+            "submitted_week": len(durations.get(m.user_id, [])),
+            "median_seconds": (
+                round(statistics.median(durations[m.user_id])) if durations.get(m.user_id) else None
+            ),
+            "open": open_work.get(m.user_id, 0),
+        }
+        for m in members
+    ]
