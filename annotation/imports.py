@@ -631,7 +631,11 @@ def run_import_job(job_id: int) -> ImportJob:
 
 def _run_claimed_import(job_id: int) -> ImportJob:
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().select_related("project").get(pk=job_id)
+        job = (
+            ImportJob.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .get(pk=job_id)
+        )
         if job.is_finished:
             return job
         # One import at a time per project, so two files with the same ids never collide.

@@ -252,7 +252,12 @@ def _replace(task: Task, *, required_expertise: ExpertiseTag | None = None) -> T
 
 def _task_for(task_id: int, user: User) -> tuple[Task, bool]:
     """A task the user may act on, locked, and whether they act as its project's lead."""
-    task = Task.objects.select_for_update().select_related("project").filter(pk=task_id).first()
+    task = (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(pk=task_id)
+        .first()
+    )
     if task is None:
         raise NotFound("No such task.")
     membership = project_services.get_membership(task.project, user)

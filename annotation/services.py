@@ -87,7 +87,9 @@ def save_annotation(
     now = now or timezone.now()
     with transaction.atomic():
         task = (
-            Task.objects.select_for_update()
+            # of=self: a joined row locked FOR UPDATE (the project!) would serialise every
+            # save in the project and deadlock with the foreign key checks of others.
+            Task.objects.select_for_update(of=("self",))
             .select_related("project", "conversation")
             .get(pk=task.pk)
         )

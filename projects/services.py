@@ -45,6 +45,8 @@ def create_project(
     guidelines: str = "",
     overlap: int = 1,
     lease_minutes: int = 60,
+    assignment_mode: str = Project.AssignmentMode.POOL,
+    allow_skip: bool = True,
 ) -> Project:
     """Create a project led by its creator, with the default label schema."""
     if Project.objects.filter(slug=slug).exists():
@@ -56,6 +58,8 @@ def create_project(
         guidelines=guidelines,
         overlap=overlap,
         lease_minutes=lease_minutes,
+        assignment_mode=assignment_mode,
+        allow_skip=allow_skip,
         created_by=creator,
     )
     Membership.objects.create(project=project, user=creator, role=Membership.Role.LEAD)

@@ -2,6 +2,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import User
+from annotation import queue
 from annotation.models import Annotation, Conversation, Task, Turn
 from projects import services as project_services
 from projects.models import LabelSchema, Membership, Project
@@ -74,12 +75,15 @@ class ConversationFactory(factory.django.DjangoModelFactory):
         Task.objects.bulk_create(
             Task(project=obj.project, conversation=obj) for _ in range(obj.project.overlap)
         )
+        # As the importer does: the dashboard's counts move with the tasks.
+        queue.count_moves(obj.project_id, {Task.Status.OPEN: obj.project.overlap})
 
 
 def claimed_task(project, user, conversation=None) -> Task:
     """A task of the project, claimed by the user, with an empty draft annotation."""
     conversation = conversation or ConversationFactory(project=project)
     task = Task.objects.filter(conversation=conversation, status=Task.Status.OPEN).first()
+    queue.count_moves(project.pk, {Task.Status.OPEN: -1, Task.Status.IN_PROGRESS: 1})
     now = timezone.now()
     task.status = Task.Status.IN_PROGRESS
     task.assignee = user
