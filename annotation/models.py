@@ -316,14 +316,19 @@ class TurnAnswer(models.Model):
         return f"answers to {self.turn}"
 
 
+class JobStatus(models.TextChoices):
+    """Where a background job (an import, an assignment) is."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
 class ImportJob(models.Model):
     """An uploaded file being imported; the page and the API poll it for progress."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 
@@ -370,11 +375,7 @@ class ImportJob(models.Model):
 class AssignmentJob(models.Model):
     """A lead's bulk assignment (or distribution) of filtered conversations, run by Celery."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     class Action(models.TextChoices):
         ASSIGN = "assign", "Assign to these annotators"
