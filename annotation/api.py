@@ -3,6 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -10,17 +11,27 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from annotation import exporters, imports, queue, services
+from annotation.exceptions import NotAllowed
+from annotation.filters import TaskFilter
 from annotation.models import Conversation, Task
 from annotation.serializers import (
     AnnotationSerializer,
     AnnotationWriteSerializer,
+    AssignmentJobSerializer,
+    AssignmentRequestSerializer,
     ConversationSerializer,
     ImportJobSerializer,
     ImportUploadSerializer,
+    JobAcceptedSerializer,
+    ProgressSerializer,
+    SkipSerializer,
+    TaskItemSerializer,
     TaskSerializer,
 )
+from projects import api as project_api
 from projects import services as project_services
 from projects.access import project_for_member
+from projects.models import Membership
 
 
 def _task_payload(task: Task) -> dict:
@@ -156,3 +167,121 @@ class ImportDetailView(APIView):
     def get(self, request, job_id: int):
         job = imports.get_import_job(job_id=job_id, user=request.user)
         return Response(ImportJobSerializer(imports.import_job_state(job)).data)
+
+
+def _task_item(task: Task) -> dict:
+    task = Task.objects.select_related("conversation", "assignee", "required_expertise").get(
+        pk=task.pk
+    )
+    return TaskItemSerializer(task).data
+
+
+class TaskCursorPagination(CursorPagination):
+    # Keyset paging by id: no COUNT, and a page deep into a million tasks costs the same
+    # as the first one.
+    ordering = "id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class TaskListView(generics.ListAPIView):
+    """The project's tasks by id, filtered by status and assignee. Annotators see their own."""
+
+    serializer_class = TaskItemSerializer
+    filterset_class = TaskFilter
+    pagination_class = TaskCursorPagination
+    queryset = Task.objects.none()  # for the schema generator
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        project, membership = project_for_member(self.request.user, self.kwargs["slug"])
+        tasks = Task.objects.filter(project=project).select_related(
+            "conversation", "assignee", "required_expertise"
+        )
+        if membership.role == Membership.Role.ANNOTATOR:
+            tasks = tasks.for_annotator(self.request.user)
+        return tasks
+
+
+class AssignmentListView(APIView):
+    """Assign, distribute, unassign or reprioritize filtered conversations (leads only).
+
+    202: the work runs in the background; poll the job's url.
+    """
+
+    @extend_schema(request=AssignmentRequestSerializer, responses={202: JobAcceptedSerializer})
+    def post(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        project_services.require_lead(project, request.user)
+        serializer = AssignmentRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        job = queue.create_assignment_job(
+            project=project,
+            actor=request.user,
+            action=data["action"],
+            filters=data["filter"],
+            annotators=data["annotators"],
+            expertise=data["expertise"],
+            priority=data["priority"],
+        )
+        job.refresh_from_db(fields=["status"])
+        url = reverse("api:assignment", args=[job.pk], request=request)
+        return Response(
+            {"id": job.pk, "status": job.status, "url": url}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class AssignmentDetailView(APIView):
+    """A bulk assignment's status, progress and counts (leads of its project)."""
+
+    @extend_schema(responses=AssignmentJobSerializer)
+    def get(self, request, job_id: int):
+        job = queue.get_assignment_job(job_id=job_id, user=request.user)
+        return Response(AssignmentJobSerializer(job).data)
+
+
+class ReleaseTaskView(APIView):
+    """Give a task back to the pool: its annotator, or a lead of its project."""
+
+    @extend_schema(request=None, responses=TaskItemSerializer)
+    def post(self, request, task_id: int):
+        task = queue.release_task(task_id=task_id, user=request.user)
+        return Response(_task_item(task))
+
+
+class SkipTaskView(APIView):
+    """Skip your task with a reason; "needs_expert" sends it to annotators with an expertise."""
+
+    @extend_schema(request=SkipSerializer, responses=TaskItemSerializer)
+    def post(self, request, task_id: int):
+        serializer = SkipSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = queue.skip_task(task_id=task_id, user=request.user, **serializer.validated_data)
+        return Response(_task_item(task))
+
+
+class ProgressView(APIView):
+    """Task counts per status and each member's pace (leads and reviewers)."""
+
+    @extend_schema(responses=ProgressSerializer)
+    def get(self, request, slug: str):
+        project, membership = project_for_member(request.user, slug)
+        if membership.role == Membership.Role.ANNOTATOR:
+            raise NotAllowed("Only leads and reviewers can see the project's progress.")
+        progress = {
+            "counts": queue.task_counts(project),
+            "annotators": queue.annotator_stats(project),
+        }
+        return Response(ProgressSerializer(progress).data)
+
+
+class ProjectViewSet(project_api.ProjectViewSet):
+    """Projects; changing `overlap` or `assignment_mode` also brings the tasks in step."""
+
+    def perform_update(self, serializer):
+        serializer.instance = queue.update_project_settings(
+            project=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )

@@ -10,6 +10,7 @@ Invariants every function here keeps, under any concurrency:
 """
 
 import heapq
+import logging
 import random
 import statistics
 from collections import defaultdict
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.text import slugify
@@ -37,7 +38,9 @@ from annotation.models import (
 from projects import services as project_services
 from projects.models import LabelSchema, Membership, Project
 
+logger = logging.getLogger(__name__)
 ASSIGNMENT_CHUNK = 500
+PRIORITY_MIN, PRIORITY_MAX = -(2**31), 2**31 - 1
 BUCKETS = (
     Task.Status.OPEN,
     ESCALATED,
@@ -131,8 +134,12 @@ def _start(task_id: int, project: Project, user: User, now: datetime) -> Task:
 
 
 def _claim_open(candidates: QuerySet, project: Project, user: User, now: datetime) -> Task | None:
-    """Claim the first of the candidate open tasks that nobody else is claiming."""
-    for _attempt in range(10):
+    """Claim the first of the candidate open tasks that nobody else is claiming.
+
+    Each lost race takes that task out of the candidates, so this ends; the bound only
+    guards against a pathological storm of the same user claiming in many places at once.
+    """
+    for _attempt in range(1000):
         candidate = (
             candidates.select_for_update(skip_locked=True)
             .order_by("-priority", "id")
@@ -200,12 +207,15 @@ def claim_next_task(*, project: Project, user: User, now: datetime | None = None
                 .only("id")
                 .first()
             )
-            if assigned is not None:
-                Task.objects.filter(pk=assigned.pk).update(
-                    status=Task.Status.IN_PROGRESS,
-                    claimed_at=now,
-                    lease_expires_at=_lease_end(project, now),
-                )
+            # Conditional, as every claim: a lead may unassign it at this very moment.
+            started = assigned is not None and Task.objects.filter(
+                pk=assigned.pk, status=Task.Status.ASSIGNED, assignee=user
+            ).update(
+                status=Task.Status.IN_PROGRESS,
+                claimed_at=now,
+                lease_expires_at=_lease_end(project, now),
+            )
+            if started:
                 count_moves(project.pk, {Task.Status.ASSIGNED: -1, Task.Status.IN_PROGRESS: 1})
                 return _start(assigned.pk, project, user, now)
 
@@ -268,10 +278,16 @@ def _task_for(task_id: int, user: User) -> tuple[Task, bool]:
 
 
 def _expertise_tag(name: str) -> ExpertiseTag:
+    """A known expertise by name, however it is capitalised or spaced."""
     slug = slugify(name or "")
     if not slug:
         raise InvalidInput("Name the expertise this conversation needs (e.g. insurance).")
-    return ExpertiseTag.objects.get_or_create(name=slug[:50])[0]
+    tag = ExpertiseTag.objects.filter(name=slug).first()
+    if tag is None:
+        # A typo would escalate the conversation to nobody; say what there is instead.
+        known = ", ".join(ExpertiseTag.objects.values_list("name", flat=True)[:20]) or "none yet"
+        raise InvalidInput(f'No expertise called "{name}" (known: {known}).')
+    return tag
 
 
 @transaction.atomic
@@ -419,8 +435,10 @@ def filter_conversations(project: Project, filters: dict[str, Any]) -> QuerySet:
     if unknown:
         raise InvalidInput(f"Unknown filter: {', '.join(sorted(unknown))}.")
     conversations = Conversation.objects.filter(project=project)
-    if filters.get("import_job"):
-        conversations = conversations.filter(import_job_id=filters["import_job"])
+    if (import_job := filters.get("import_job")) is not None:
+        if isinstance(import_job, bool) or not isinstance(import_job, int):
+            raise InvalidInput('"import_job" is the number of an import.')
+        conversations = conversations.filter(import_job_id=import_job)
     metadata = filters.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise InvalidInput('"metadata" must be an object of key: value.')
@@ -486,9 +504,7 @@ def _annotators(project: Project, usernames: Iterable[str]) -> list[User]:
 
 
 def _experts(project: Project, expertise: str) -> tuple[ExpertiseTag, list[User]]:
-    tag = ExpertiseTag.objects.filter(name=expertise).first()
-    if tag is None:
-        raise InvalidInput(f'No expertise called "{expertise}".')
+    tag = _expertise_tag(expertise)
     users = list(
         User.objects.filter(memberships__project=project, expertise=tag, is_active=True).order_by(
             "username"
@@ -534,10 +550,15 @@ def create_assignment_job(
             raise InvalidInput("Choose the annotators, or an expertise, to assign to.")
     elif action == AssignmentJob.Action.UNASSIGN and annotators:
         users = _annotators(project, annotators)
-    elif action == AssignmentJob.Action.PRIORITIZE and (
-        not isinstance(priority, int) or isinstance(priority, bool)
+    if (priority is not None or action == AssignmentJob.Action.PRIORITIZE) and (
+        not isinstance(priority, int)
+        or isinstance(priority, bool)
+        or not PRIORITY_MIN <= priority <= PRIORITY_MAX
     ):
-        raise InvalidInput("Give the priority as a whole number (higher goes first).")
+        raise InvalidInput(
+            f"Give the priority as a whole number from {PRIORITY_MIN:,} to {PRIORITY_MAX:,} "
+            "(higher goes first)."
+        )
     job = AssignmentJob.objects.create(
         project=project,
         created_by=actor,
@@ -660,17 +681,17 @@ def _unassign_chunk(project: Project, conversation_ids: list[int], users: list[U
     )
     if users:
         tasks = tasks.filter(assignee__in=users)
-    rows = list(tasks.values_list("id", "required_expertise_id"))
-    Task.objects.filter(pk__in=[task_id for task_id, _ in rows]).update(
+    rows = list(tasks.values_list("id", "conversation_id", "required_expertise_id"))
+    Task.objects.filter(pk__in=[task_id for task_id, _, _ in rows]).update(
         status=Task.Status.OPEN, assignee=None, assigned_at=None
     )
     moves: dict[str, int] = defaultdict(int)
-    for _, expertise_id in rows:
+    for _, _, expertise_id in rows:
         moves[Task.Status.ASSIGNED] -= 1
         moves[task_bucket(Task.Status.OPEN, expertise_id)] += 1  # escalated stays escalated
     count_moves(project.pk, moves)
-    touched = len({task_id for task_id, _ in rows})
-    return _Outcome(changed=touched, skipped=max(0, len(conversation_ids) - touched))
+    touched = {conversation_id for _, conversation_id, _ in rows}
+    return _Outcome(changed=len(rows), skipped=len(conversation_ids) - len(touched))
 
 
 def _prioritize_chunk(conversation_ids: list[int], priority: int) -> _Outcome:
@@ -693,6 +714,22 @@ def run_assignment_job(job_id: int) -> AssignmentJob:
     job = AssignmentJob.objects.select_related("project", "expertise").get(pk=job_id)
     if not claimed:
         return job
+    try:
+        return _run_assignments(job)
+    except (OperationalError, InterfaceError):
+        raise  # transient: the task retries, and the job is still "running"
+    except Exception as exc:
+        logger.exception("assignment job %s failed", job_id)
+        AssignmentJob.objects.filter(pk=job_id).update(
+            status=AssignmentJob.Status.FAILED,
+            message=f"Stopped on an unexpected error ({exc}); what was done so far stays.",
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
+        return job
+
+
+def _run_assignments(job: AssignmentJob) -> AssignmentJob:
     project = job.project
     users = list(job.annotators.order_by("username"))
     load = _open_load(project, users) if users else {}
@@ -795,3 +832,67 @@ def annotator_stats(project: Project, now: datetime | None = None) -> list[dict[
         }
         for m in members
     ]
+
+
+# --- Project settings that move tasks ---------------------------------------------------
+
+
+@transaction.atomic
+def update_project_settings(*, project: Project, actor: User, **changes: Any) -> Project:
+    """Change a project's settings (leads only), keeping its tasks in step.
+
+    A new `overlap` adds or removes open slots so every conversation has that many live
+    tasks (work already started or done is never taken away); switching to the pool mode
+    hands assigned, unstarted work back to the pool, where it will be served.
+    """
+    old_overlap, old_mode = project.overlap, project.assignment_mode
+    project = project_services.update_project(project=project, actor=actor, **changes)
+    changed = False
+    if project.overlap != old_overlap:
+        _resize_slots(project)
+        changed = True
+    if project.assignment_mode != old_mode and not project.serves_assigned:
+        Task.objects.filter(project=project, status=Task.Status.ASSIGNED).update(
+            status=Task.Status.OPEN, assignee=None, assigned_at=None
+        )
+        changed = True
+    if changed:
+        recount(project)
+    return project
+
+
+def _resize_slots(project: Project) -> None:
+    live = [s.value for s in Task.LIVE_STATUSES]
+    marks = ", ".join(["%s"] * len(live))
+    task = connection.ops.quote_name(Task._meta.db_table)
+    conversation = connection.ops.quote_name(Conversation._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        # Too few: one more open task per missing slot (a conversation at a time is not
+        # needed: the numbers table below makes it one statement).
+        cursor.execute(
+            f"INSERT INTO {task} (project_id, conversation_id, status, priority, created_at) "
+            f"SELECT c.project_id, c.id, %s, 0, %s FROM {conversation} c "
+            f"JOIN (SELECT conversation_id, COUNT(*) AS n FROM {task} "
+            f"      WHERE project_id = %s AND status IN ({marks}) GROUP BY conversation_id) l "
+            f"  ON l.conversation_id = c.id "
+            f"JOIN (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 "
+            f"      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 "
+            f"      UNION ALL SELECT 9 UNION ALL SELECT 10) slots ON slots.k <= %s - l.n "
+            f"WHERE c.project_id = %s",
+            [Task.Status.OPEN, now, project.pk, *live, project.overlap, project.pk],
+        )
+        # Too many: drop open slots (newest first), never work already given out.
+        cursor.execute(
+            f"DELETE FROM {task} WHERE id IN ("
+            f" SELECT id FROM ("
+            f"  SELECT t.id, ROW_NUMBER() OVER ("
+            f"   PARTITION BY t.conversation_id ORDER BY t.id DESC) AS r, l.n"
+            f"  FROM {task} t JOIN ("
+            f"   SELECT conversation_id, COUNT(*) AS n FROM {task}"
+            f"   WHERE project_id = %s AND status IN ({marks}) GROUP BY conversation_id) l"
+            f"   ON l.conversation_id = t.conversation_id"
+            f"  WHERE t.project_id = %s AND t.status = %s) ranked"
+            f" WHERE r <= n - %s)",
+            [project.pk, *live, project.pk, Task.Status.OPEN, project.overlap],
+        )

@@ -1,7 +1,14 @@
 from rest_framework import serializers
 
 from annotation import importers, services
-from annotation.models import Annotation, Conversation, ImportJob, Task, Turn
+from annotation.models import (
+    Annotation,
+    AssignmentJob,
+    Conversation,
+    ImportJob,
+    Task,
+    Turn,
+)
 from projects.serializers import LabelSchemaSerializer
 
 
@@ -95,3 +102,138 @@ class ImportJobSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class TaskItemSerializer(serializers.ModelSerializer):
+    """A task as the task list shows it: who holds which conversation, in what state."""
+
+    conversation = serializers.CharField(
+        source="conversation.external_id", help_text="The conversation's external id."
+    )
+    assignee = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="The annotator's username, or null."
+    )
+    required_expertise = serializers.SlugRelatedField(
+        slug_field="name",
+        read_only=True,
+        help_text="Escalated: only annotators with this expertise get it.",
+    )
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "conversation",
+            "status",
+            "assignee",
+            "priority",
+            "required_expertise",
+            "skip_reason",
+            "claimed_at",
+            "lease_expires_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=Task.SkipReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    expertise = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='The expertise the conversation needs (e.g. "insurance"); required for '
+        '"needs_expert".',
+    )
+
+
+class AssignmentRequestSerializer(serializers.Serializer):
+    """Checks only the body's shape; queue.create_assignment_job checks the rest."""
+
+    action = serializers.ChoiceField(choices=AssignmentJob.Action.choices)
+    filter = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Which conversations: any of import_job, metadata ({key: value}), tag, "
+        'status, labeled ("yes"/"no"), ids (external ids). {} is all of them.',
+    )
+    annotators = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        default=list,
+        help_text="Usernames of project members.",
+    )
+    expertise = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="distribute: everyone in the project with this expertise.",
+    )
+    priority = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=-(2**31),
+        max_value=2**31 - 1,  # Task.priority is a 32-bit integer column
+        help_text="Higher goes first.",
+    )
+
+    def validate_filter(self, value: dict) -> dict:
+        # An import id that is not a number would fail in the database query, not as a 400.
+        job = value.get("import_job")
+        if job is not None and (not isinstance(job, int) or isinstance(job, bool)):
+            raise serializers.ValidationError('"import_job" is the id of an import, a number.')
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        # A misspelt key ("filters") would otherwise act on every conversation.
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown field: {', '.join(sorted(unknown))}.")
+        return attrs
+
+
+class AssignmentJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AssignmentJob
+        fields = [
+            "id",
+            "action",
+            "status",
+            "total",
+            "processed",
+            "changed",
+            "skipped",
+            "message",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class JobAcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.URLField(help_text="Poll it for progress.")
+
+
+class AnnotatorStatsSerializer(serializers.Serializer):
+    """One row of queue.annotator_stats()."""
+
+    username = serializers.CharField()
+    role = serializers.CharField()
+    submitted_today = serializers.IntegerField()
+    submitted_week = serializers.IntegerField()
+    median_seconds = serializers.IntegerField(
+        allow_null=True, help_text="Median time per conversation this week."
+    )
+    open = serializers.IntegerField(help_text="Assigned and in progress.")
+
+
+class ProgressSerializer(serializers.Serializer):
+    counts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text='Tasks per status; "open" is the pool, "escalated" waits for an expert.',
+    )
+    annotators = AnnotatorStatsSerializer(many=True)

@@ -3,14 +3,21 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.api import ObtainTokenView
 from annotation.api import (
+    AssignmentDetailView,
+    AssignmentListView,
     ConversationListView,
     ExportView,
     ImportDetailView,
     ImportListView,
     NextTaskView,
+    ProgressView,
+    ProjectViewSet,
+    ReleaseTaskView,
+    SkipTaskView,
     TaskAnnotationView,
+    TaskListView,
 )
-from projects.api import MemberListView, ProjectViewSet
+from projects.api import MemberListView
 
 router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -23,10 +30,16 @@ urlpatterns = [
         ConversationListView.as_view(),
         name="conversations",
     ),
+    path("projects/<slug:slug>/tasks/", TaskListView.as_view(), name="tasks"),
     path("projects/<slug:slug>/tasks/next/", NextTaskView.as_view(), name="next-task"),
+    path("projects/<slug:slug>/assignments/", AssignmentListView.as_view(), name="assignments"),
+    path("projects/<slug:slug>/progress/", ProgressView.as_view(), name="progress"),
     path("projects/<slug:slug>/export/", ExportView.as_view(), name="export"),
     path("projects/<slug:slug>/imports/", ImportListView.as_view(), name="imports"),
     path("imports/<int:job_id>/", ImportDetailView.as_view(), name="import"),
     path("tasks/<int:task_id>/annotation/", TaskAnnotationView.as_view(), name="annotation"),
+    path("tasks/<int:task_id>/release/", ReleaseTaskView.as_view(), name="release-task"),
+    path("tasks/<int:task_id>/skip/", SkipTaskView.as_view(), name="skip-task"),
+    path("assignments/<int:job_id>/", AssignmentDetailView.as_view(), name="assignment"),
     *router.urls,
 ]

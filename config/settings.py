@@ -188,6 +188,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several serializers share these choice sets; one name each keeps the schema stable.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "annotation.models.Task.Status",
+        "SkipReasonEnum": "annotation.models.Task.SkipReason",
+        # Imports and assignment jobs go through the same states.
+        "JobStatusEnum": "annotation.models.ImportJob.Status",
+    },
 }
 
 # Celery: a real worker on Redis when REDIS_URL is set, eager (in-process) otherwise.

@@ -15,6 +15,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "guidelines",
             "overlap",
             "lease_minutes",
+            "assignment_mode",
+            "allow_skip",
             "created_at",
             "role",
         ]

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import orjson
 import pytest
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import ExpertiseTag
@@ -68,6 +69,7 @@ def test_imports_and_every_move_keep_the_counts_exact(project, owner, annotator,
     imports.import_conversations(project=project, stream=io.BytesIO(data))
     assert queue.task_counts(project)["open"] == 12
     first = queue.claim_next_task(project=project, user=annotator)
+    ExpertiseTag.objects.create(name="hr")
     queue.skip_task(task_id=first.pk, user=annotator, reason="needs_expert", expertise="hr")
     second = queue.claim_next_task(project=project, user=annotator)
     queue.release_task(task_id=second.pk, user=annotator)
@@ -176,14 +178,19 @@ def test_needs_expert_sends_the_conversation_to_experts_first_and_only(project, 
     assert got is None or got.conversation != escalated
 
 
-def test_skip_needs_a_known_reason_and_an_expertise_for_needs_expert(
+def test_skip_needs_a_known_reason_and_a_known_expertise_for_needs_expert(
     project, annotator, conversation
 ):
+    ExpertiseTag.objects.create(name="insurance")
     task = queue.claim_next_task(project=project, user=annotator)
     with pytest.raises(InvalidInput, match='Unknown reason "bored"'):
         queue.skip_task(task_id=task.pk, user=annotator, reason="bored")
     with pytest.raises(InvalidInput, match="Name the expertise"):
         queue.skip_task(task_id=task.pk, user=annotator, reason="needs_expert")
+    with pytest.raises(InvalidInput, match=r'No expertise called "insurnace" \(known: insurance\)'):
+        queue.skip_task(
+            task_id=task.pk, user=annotator, reason="needs_expert", expertise="insurnace"
+        )
     assert Task.objects.get(pk=task.pk).status == "in_progress"
     assert Task.objects.filter(conversation=conversation).count() == 1
 
@@ -458,3 +465,43 @@ def test_annotator_stats_show_today_this_week_median_and_open_work(project, owne
     assert (anna["submitted_today"], anna["submitted_week"], anna["open"]) == (2, 2, 1)
     assert anna["median_seconds"] == 300
     assert stats["olivia"]["submitted_week"] == 0 and stats["olivia"]["median_seconds"] is None
+
+
+# --- Settings that move tasks ---
+
+
+def live_per_conversation(project):
+    return sorted(
+        Task.objects.filter(project=project, status__in=Task.LIVE_STATUSES)
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True)
+    )
+
+
+def test_raising_and_lowering_the_overlap_keeps_every_conversation_at_it(project, owner, annotator):
+    ConversationFactory.create_batch(4, project=project)
+    started = queue.claim_next_task(project=project, user=annotator)
+    queue.update_project_settings(project=project, actor=owner, overlap=3)
+    assert live_per_conversation(project) == [3, 3, 3, 3]
+    queue.update_project_settings(project=project, actor=owner, overlap=1)
+    assert live_per_conversation(project) == [1, 1, 1, 1]
+    # The task someone is working on survives; only open slots went.
+    assert Task.objects.get(pk=started.pk).status == "in_progress"
+    assert_counts_match(project)
+
+
+def test_switching_to_the_pool_hands_assigned_work_back(project, owner, annotator):
+    set_mode(project, owner, "assigned")
+    ConversationFactory.create_batch(2, project=project)
+    assign(project, owner, annotators=["anna"])
+    queue.update_project_settings(project=project, actor=owner, assignment_mode="pool")
+    assert not Task.objects.filter(status="assigned").exists()
+    assert queue.claim_next_task(project=project, user=annotator) is not None
+    assert_counts_match(project)
+
+
+def test_only_leads_change_settings(project, annotator, conversation):
+    with pytest.raises(NotAllowed):
+        queue.update_project_settings(project=project, actor=annotator, overlap=2)
+    assert live_per_conversation(project) == [1]

@@ -34,6 +34,12 @@ def test_schema_is_openapi_3_and_lists_every_endpoint(api, annotator):
         "/api/v1/projects/{slug}/tasks/next/",
         "/api/v1/tasks/{task_id}/annotation/",
         "/api/v1/projects/{slug}/export/",
+        "/api/v1/projects/{slug}/tasks/",
+        "/api/v1/projects/{slug}/assignments/",
+        "/api/v1/projects/{slug}/progress/",
+        "/api/v1/assignments/{job_id}/",
+        "/api/v1/tasks/{task_id}/release/",
+        "/api/v1/tasks/{task_id}/skip/",
     } <= set(schema["paths"])
 
 
@@ -109,3 +115,12 @@ def test_every_asset_of_the_docs_page_is_a_bundled_static_file(api, annotator, s
     for asset in assets:
         assert asset.startswith(static_url), asset
         assert finders.find(asset.removeprefix(static_url)) is not None, asset
+
+
+def test_schema_documents_the_task_list_filters_and_cursor(api, annotator):
+    task_list = _schema(api(annotator))["paths"]["/api/v1/projects/{slug}/tasks/"]["get"]
+
+    params = {p["name"]: p["schema"] for p in task_list["parameters"]}
+    assert {"status", "assignee", "cursor", "page_size"} <= set(params)
+    assert "escalated" in params["status"]["enum"]
+    assert "page" not in params

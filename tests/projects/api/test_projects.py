@@ -164,3 +164,62 @@ def test_deleting_projects_gets_405(api, owner, project, url):
 
     assert response.status_code == 405
     assert Project.objects.filter(slug="support").exists()
+
+
+def _queue_settings(project: Project) -> tuple:
+    project.refresh_from_db()
+    return (project.assignment_mode, project.allow_skip, project.lease_minutes, project.overlap)
+
+
+def test_project_detail_includes_the_queue_settings(api, annotator, project):
+    body = api(annotator).get(DETAIL).json()
+
+    assert {k: body[k] for k in ("assignment_mode", "allow_skip", "lease_minutes", "overlap")} == {
+        "assignment_mode": "pool",
+        "allow_skip": True,
+        "lease_minutes": 60,
+        "overlap": 1,
+    }
+
+
+def test_lead_changes_the_queue_settings(api, owner, project):
+    response = api(owner).patch(
+        DETAIL,
+        {"assignment_mode": "mixed", "allow_skip": False, "lease_minutes": 15, "overlap": 10},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["assignment_mode"], response.json()["allow_skip"]) == ("mixed", False)
+    assert _queue_settings(project) == ("mixed", False, 15, 10)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"assignment_mode": "random"}, "assignment_mode"),
+        ({"assignment_mode": None}, "assignment_mode"),
+        ({"allow_skip": "sometimes"}, "allow_skip"),
+        ({"overlap": 11}, "overlap"),
+        ({"lease_minutes": "soon"}, "lease_minutes"),
+    ],
+)
+def test_invalid_queue_setting_gets_400_naming_the_field_and_changes_nothing(
+    api, owner, project, payload, field
+):
+    response = api(owner).patch(DETAIL, {**payload, "name": "Renamed"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert _queue_settings(project) == ("pool", True, 60, 1)
+    assert _fields(project) == ("support", "Support bot audit", "", 1)
+
+
+@pytest.mark.parametrize("persona", ["annotator", "reviewer"])
+def test_non_lead_member_cannot_change_the_queue_settings(api, project, persona, request):
+    response = api(request.getfixturevalue(persona)).patch(
+        DETAIL, {"assignment_mode": "assigned", "allow_skip": False}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert _queue_settings(project) == ("pool", True, 60, 1)
