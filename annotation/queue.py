@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -443,7 +443,12 @@ def filter_conversations(project: Project, filters: dict[str, Any]) -> QuerySet:
     if not isinstance(metadata, dict):
         raise InvalidInput('"metadata" must be an object of key: value.')
     for key, value in metadata.items():
-        conversations = conversations.filter(**{f"metadata__{_clean_key(key)}": value})
+        lookup = f"metadata__{_clean_key(key)}"
+        # A form sends text: "3" or "true" also finds the number 3 or true in the data.
+        matches = Q(**{lookup: value})
+        for typed in _typed(value):
+            matches |= Q(**{lookup: typed})
+        conversations = conversations.filter(matches)
     if tag := filters.get("tag"):
         conversations = _with_tag(conversations, str(tag))
     if status := filters.get("status"):
@@ -473,6 +478,19 @@ def filter_conversations(project: Project, filters: dict[str, Any]) -> QuerySet:
             raise InvalidInput('"ids" must be a list of conversation ids.')
         conversations = conversations.filter(external_id__in=[str(i) for i in ids])
     return conversations
+
+
+def _typed(value: Any) -> list[Any]:
+    if not isinstance(value, str):
+        return []
+    if value.lower() in ("true", "false"):
+        return [value.lower() == "true"]
+    for parse in (int, float):
+        try:
+            return [parse(value)]
+        except ValueError:
+            continue
+    return []
 
 
 def _with_tag(conversations: QuerySet, tag: str) -> QuerySet:
@@ -542,6 +560,8 @@ def create_assignment_job(
                 "This project hands out work from the pool only; switch it to the assigned "
                 "or mixed mode to assign work."
             )
+        if expertise and annotators:
+            raise InvalidInput("Choose annotators or an expertise, not both.")
         if expertise:
             tag, users = _experts(project, expertise)
         if annotators:
@@ -658,19 +678,26 @@ def _assign_chunk(
         if not free or not chosen:
             outcome.skipped += 1
             continue
-        for task, user_id in zip(free, chosen, strict=False):
+        pairs = list(zip(free, chosen, strict=False))
+        try:
+            # A savepoint per conversation: if someone claimed a slot of it from the pool
+            # since we looked, the constraint refuses and only this conversation waits.
+            with transaction.atomic():
+                for task, user_id in pairs:
+                    Task.objects.filter(pk=task.pk, status=Task.Status.OPEN).update(
+                        status=Task.Status.ASSIGNED,
+                        assignee_id=user_id,
+                        assigned_at=now,
+                        priority=task.priority if priority is None else priority,
+                    )
+        except IntegrityError:
+            outcome.skipped += 1
+            continue
+        for task, user_id in pairs:
             moves[task.bucket] -= 1
             moves[Task.Status.ASSIGNED] += 1
-            task.status = Task.Status.ASSIGNED
-            task.assignee_id = user_id
-            task.assigned_at = now
-            if priority is not None:
-                task.priority = priority
             load[user_id] = load.get(user_id, 0) + 1
             outcome.changed += 1
-        Task.objects.bulk_update(
-            free[: len(chosen)], ["status", "assignee", "assigned_at", "priority"]
-        )
     count_moves(project.pk, moves)
     return outcome
 
@@ -793,8 +820,11 @@ def get_assignment_job(*, job_id: int, user: User) -> AssignmentJob:
 
 
 def annotator_stats(project: Project, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per member: submitted today and this week, median minutes per conversation this
-    week, and open work (assigned and in progress). Reads only this week's submissions."""
+    """Per member: submitted today and this week, the median seconds spent on a
+    conversation this week, and open work (assigned and in progress).
+
+    Reads only this week's submissions (an index on submitted tasks by completion time).
+    """
     now = now or timezone.now()
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
@@ -803,14 +833,14 @@ def annotator_stats(project: Project, now: datetime | None = None) -> list[dict[
     )
     durations: dict[int, list[float]] = defaultdict(list)
     today_counts: dict[int, int] = defaultdict(int)
-    for assignee_id, completed_at, started_at in Annotation.objects.filter(
+    for annotator_id, submitted_at, started_at in Annotation.objects.filter(
         task__project=project,
         task__status=Task.Status.SUBMITTED,
         task__completed_at__gte=week,
     ).values_list("annotator_id", "submitted_at", "started_at"):
-        durations[assignee_id].append((completed_at - started_at).total_seconds())
-        if completed_at >= today:
-            today_counts[assignee_id] += 1
+        durations[annotator_id].append((submitted_at - started_at).total_seconds())
+        if submitted_at >= today:
+            today_counts[annotator_id] += 1
     open_work = dict(
         Task.objects.filter(
             project=project, status__in=[Task.Status.ASSIGNED, Task.Status.IN_PROGRESS]

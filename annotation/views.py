@@ -1,16 +1,20 @@
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation, retarget
 
+from accounts.models import ExpertiseTag
 from annotation import exceptions, forms, imports, queue, services
-from annotation.models import Annotation, Task
+from annotation.models import ESCALATED, Annotation, AssignmentJob, Task
 from projects.access import project_for_member
 from projects.models import Membership, Project
 
@@ -23,12 +27,12 @@ def _task_or_404(request: HttpRequest, task_id: int) -> Task:
 
 
 def _task_counts(project: Project, user) -> dict[str, int]:
-    counts = Task.objects.filter(project=project).aggregate(
-        open=Count("id", filter=Q(status=Task.Status.OPEN)),
-        in_progress=Count("id", filter=Q(status=Task.Status.IN_PROGRESS)),
-        submitted=Count("id", filter=Q(status=Task.Status.SUBMITTED)),
-        mine_submitted=Count("id", filter=Q(status=Task.Status.SUBMITTED, assignee=user)),
-    )
+    # The project-wide figures come from the maintained counts; only the user's own
+    # submissions are counted, through the assignee index.
+    counts = queue.task_counts(project)
+    counts["mine_submitted"] = Task.objects.filter(
+        project=project, assignee=user, status=Task.Status.SUBMITTED
+    ).count()
     counts["conversations"] = project.conversations.count()
     return counts
 
@@ -68,7 +72,11 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _workspace_context(
-    task: Task, *, errors: dict[str, str] | None = None, missing: list[str] | None = None
+    task: Task,
+    *,
+    errors: dict[str, str] | None = None,
+    missing: list[str] | None = None,
+    skip_form: forms.SkipForm | None = None,
 ) -> dict[str, Any]:
     annotation = task.annotation
     questions = list(annotation.schema.questions.all())
@@ -83,7 +91,22 @@ def _workspace_context(
         "panels": panels,
         "conversation_fields": conversation_fields,
         "missing": _describe_paths(missing or [], panels, conversation_fields),
+        "escalation_notes": _escalation_notes(task),
+        "skip_form": skip_form or forms.SkipForm(),
+        "expertise_names": ExpertiseTag.objects.values_list("name", flat=True)[:200],
     }
+
+
+def _escalation_notes(task: Task) -> list[str]:
+    """What annotators who sent this conversation to an expert wrote about it."""
+    if task.required_expertise_id is None:
+        return []
+    skipped = Task.objects.filter(
+        conversation_id=task.conversation_id,
+        status=Task.Status.SKIPPED,
+        skip_reason=Task.SkipReason.NEEDS_EXPERT,
+    ).exclude(note="")
+    return list(skipped.values_list("note", flat=True)[:3])
 
 
 def _describe_paths(paths: list[str], panels, conversation_fields) -> list[dict[str, str]]:
@@ -165,16 +188,20 @@ def submit(request: HttpRequest, task_id: int) -> HttpResponse:
             return render(request, "annotation/workspace.html#submit-errors", context, status=400)
         response = render(request, "annotation/workspace.html#save-status", context, status=status)
         return retarget(response, "#save-status")
-    next_url = reverse("annotation:label", args=[task.project.slug])
+    return _go_to(request, reverse("annotation:label", args=[task.project.slug]))
+
+
+def _go_to(request: HttpRequest, url: str) -> HttpResponse:
+    """Load another page: the whole body for htmx, a redirect otherwise."""
     if request.htmx:
-        return HttpResponseLocation(next_url, target="body")
-    return redirect(next_url)
+        return HttpResponseLocation(url, target="body")
+    return redirect(url)
 
 
 def _lead_project(request: HttpRequest, slug: str) -> Project:
     project, membership = project_for_member(request.user, slug)
     if not membership.is_lead:
-        raise PermissionDenied("Only a project lead can import conversations.")
+        raise PermissionDenied("Only a project lead can do this.")
     return project
 
 
@@ -223,3 +250,276 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     if request.htmx:
         template += "#import-progress"
     return render(request, template, {"job": job, "state": state, "project": job.project})
+
+
+# --- The labeling queue: dashboard, queue page, assignments, skipping and releasing -----
+
+# The buckets that hold one of a conversation's slots: done vs total is submitted vs these.
+LIVE_BUCKETS = (
+    Task.Status.OPEN,
+    ESCALATED,
+    Task.Status.ASSIGNED,
+    Task.Status.IN_PROGRESS,
+    Task.Status.SUBMITTED,
+)
+TASK_PAGE = 50
+
+
+def _error_status(exc: exceptions.ServiceError) -> int:
+    if isinstance(exc, exceptions.NotAllowed):
+        return 403
+    if isinstance(exc, exceptions.Conflict):
+        return 409
+    return 400
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    project, membership = project_for_member(request.user, slug)
+    if membership.role == Membership.Role.ANNOTATOR:
+        raise PermissionDenied("Only leads and reviewers see the dashboard.")
+    counts = queue.task_counts(project)
+    people = queue.annotator_stats(project)
+    for row in people:
+        seconds = row["median_seconds"]
+        row["median_minutes"] = None if seconds is None else round(seconds / 60, 1)
+    context = {
+        "project": project,
+        "membership": membership,
+        "counts": counts,
+        "total": sum(counts[bucket] for bucket in LIVE_BUCKETS),
+        "people": people,
+    }
+    template = "annotation/dashboard.html"
+    if request.htmx:
+        template += "#dashboard-stats"
+    return render(request, template, context)
+
+
+def _match(project: Project, form: forms.QueueFilterForm) -> dict[str, Any]:
+    """How many conversations the filter matches, or what is wrong with it."""
+    if not form.is_valid():
+        problems = [
+            (f"{form.fields[name].label}: " if name != "__all__" else "") + message
+            for name, messages_ in form.errors.items()
+            for message in messages_
+        ]
+        return {"error": " ".join(problems)}
+    try:
+        return {"count": queue.filter_conversations(project, form.filters()).count()}
+    except exceptions.InvalidInput as exc:
+        return {"error": exc.message}
+
+
+def _task_list(request: HttpRequest, project: Project) -> dict[str, Any]:
+    """One page of the project's tasks, by id after `after` (keyset: no count of them all)."""
+    form = forms.TaskListForm(request.GET, project=project)
+    data = form.cleaned_data if form.is_valid() else {}
+    tasks = Task.objects.filter(project=project)
+    status = data.get("task_status")
+    if status == ESCALATED:
+        tasks = tasks.escalated()
+    elif status == Task.Status.OPEN:
+        tasks = tasks.pool()
+    elif status:
+        tasks = tasks.filter(status=status)
+    if data.get("assignee"):
+        tasks = tasks.filter(assignee__username=data["assignee"])
+    if data.get("after"):
+        tasks = tasks.filter(id__gt=data["after"])
+    rows = list(
+        tasks.select_related("conversation", "assignee", "required_expertise").order_by("id")[
+            : TASK_PAGE + 1
+        ]
+    )
+    queue_url = reverse("annotation:queue", args=[project.slug])
+    next_url = None
+    if len(rows) > TASK_PAGE:
+        rows = rows[:TASK_PAGE]
+        query = request.GET.copy()
+        query["after"] = rows[-1].pk
+        next_url = f"{queue_url}?{query.urlencode()}"
+    first = request.GET.copy()
+    first.pop("after", None)
+    return {
+        "task_form": form,
+        "tasks": rows,
+        "next_page_url": next_url,
+        "first_page_url": f"{queue_url}?{first.urlencode()}" if data.get("after") else None,
+        "next_url": f"{queue_url}?{request.GET.urlencode()}" if request.GET else queue_url,
+    }
+
+
+def _queue_page(
+    request: HttpRequest,
+    project: Project,
+    filter_form: forms.QueueFilterForm,
+    assign_form: forms.AssignmentForm,
+    *,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "project": project,
+        "filter_form": filter_form,
+        "assign_form": assign_form,
+        "error": error,
+        "match": _match(project, filter_form),
+        "jobs": [
+            (job, _describe_filters(job.filters))
+            for job in project.assignment_jobs.select_related("created_by", "expertise")[:10]
+        ],
+        **_task_list(request, project),
+    }
+    return render(request, "annotation/queue.html", context, status=status)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    if request.htmx and not request.htmx.history_restore_request:
+        context = {"project": project, **_task_list(request, project)}
+        return render(request, "annotation/queue.html#task-list", context)
+    filter_form = forms.QueueFilterForm(request.GET, project=project)
+    return _queue_page(request, project, filter_form, forms.AssignmentForm(project=project))
+
+
+@login_required
+@require_GET
+def queue_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    if not request.htmx:
+        return redirect(f"{reverse('annotation:queue', args=[slug])}?{request.GET.urlencode()}")
+    match = _match(project, forms.QueueFilterForm(request.GET, project=project))
+    status = 400 if "error" in match else 200
+    return render(request, "annotation/queue.html#match-count", {"match": match}, status=status)
+
+
+@login_required
+@require_POST
+def assign(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    filter_form = forms.QueueFilterForm(request.POST, project=project)
+    assign_form = forms.AssignmentForm(request.POST, project=project)
+    if not (filter_form.is_valid() and assign_form.is_valid()):
+        return _queue_page(request, project, filter_form, assign_form, status=400)
+    data = assign_form.cleaned_data
+    try:
+        job = queue.create_assignment_job(
+            project=project,
+            actor=request.user,
+            action=data["action"],
+            filters=filter_form.filters(),
+            annotators=data["annotators"],
+            expertise=data["expertise"],
+            priority=data["priority"],
+        )
+    except exceptions.ServiceError as exc:
+        return _queue_page(
+            request, project, filter_form, assign_form, error=exc.message, status=400
+        )
+    return redirect("annotation:assignment", job_id=job.pk)
+
+
+def _describe_filters(filters: dict[str, Any]) -> list[str]:
+    """A lead's filter in words, e.g. ["domain = insurance", "not labeled yet"]."""
+    statuses = dict(forms.FILTER_STATUS_CHOICES)
+    parts = []
+    if filters.get("import_job"):
+        parts.append(f"import batch #{filters['import_job']}")
+    parts += [f"{key} = {value}" for key, value in (filters.get("metadata") or {}).items()]
+    if filters.get("tag"):
+        parts.append(f"tagged {filters['tag']}")
+    if filters.get("status"):
+        status = filters["status"]
+        parts.append(f"with a task that is {statuses.get(status, status).lower()}")
+    if filters.get("labeled"):
+        parts.append("labeled" if filters["labeled"] == "yes" else "not labeled yet")
+    if filters.get("ids"):
+        parts.append(f"{len(filters['ids'])} chosen conversations")
+    return parts or ["all conversations"]
+
+
+def _percent(job: AssignmentJob) -> int:
+    if job.status == AssignmentJob.Status.SUCCEEDED:
+        return 100
+    return int(100 * job.processed / job.total) if job.total else 0
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def assignment_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    try:
+        job = queue.get_assignment_job(job_id=job_id, user=request.user)
+    except exceptions.NotFound:
+        raise Http404("No such assignment.") from None
+    context = {
+        "job": job,
+        "project": job.project,
+        "filters": _describe_filters(job.filters),
+        "people": list(job.annotators.order_by("username").values_list("username", flat=True)),
+        "percent": _percent(job),
+    }
+    template = "annotation/assignment_detail.html"
+    if request.htmx:
+        template += "#assignment-progress"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def skip(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = _task_or_404(request, task_id)
+    form = forms.SkipForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            queue.skip_task(task_id=task.pk, user=request.user, **form.cleaned_data)
+        except exceptions.ServiceError as exc:
+            form.add_error(None, exc.message)
+            status = _error_status(exc)
+        else:
+            return _go_to(request, reverse("annotation:label", args=[task.project.slug]))
+    template = "annotation/workspace.html"
+    if request.htmx:
+        template += "#skip-form"
+    return render(request, template, _workspace_context(task, skip_form=form), status=status)
+
+
+def _safe_next(request: HttpRequest) -> str:
+    url = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return url if allowed else ""
+
+
+@login_required
+@require_POST
+def release(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Give a task back: its annotator from the workspace, or a lead from the queue page."""
+    error = None
+    try:
+        queue.release_task(task_id=task_id, user=request.user)
+    except exceptions.NotFound:
+        raise Http404("No such task.") from None
+    except exceptions.ServiceError as exc:
+        error = exc
+    task = Task.objects.select_related(
+        "project", "conversation", "assignee", "required_expertise"
+    ).get(pk=task_id)
+    next_url = _safe_next(request) or reverse("annotation:project", args=[task.project.slug])
+    if request.htmx and (request.htmx.target or "").startswith("task-row-"):
+        context = {"task": task, "project": task.project, "row_error": error, "next_url": next_url}
+        status = _error_status(error) if error else 200
+        return render(request, "annotation/queue.html#task-row", context, status=status)
+    if error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{task.conversation.external_id} went back to the queue.")
+    return _go_to(request, next_url)

@@ -505,3 +505,25 @@ def test_only_leads_change_settings(project, annotator, conversation):
     with pytest.raises(NotAllowed):
         queue.update_project_settings(project=project, actor=annotator, overlap=2)
     assert live_per_conversation(project) == [1]
+
+
+def test_text_from_a_form_finds_numbers_and_booleans_in_metadata(project):
+    ConversationFactory(project=project, external_id="n", metadata={"turns": 3, "gold": True})
+    ConversationFactory(project=project, external_id="s", metadata={"turns": "3"})
+
+    def ids(**metadata):
+        found = queue.filter_conversations(project, {"metadata": metadata})
+        return sorted(found.values_list("external_id", flat=True))
+
+    assert ids(turns="3") == ["n", "s"]
+    assert ids(gold="true") == ["n"]
+    assert ids(turns=3) == ["n"]
+
+
+def test_both_annotators_and_an_expertise_is_refused(project, owner, annotator):
+    set_mode(project, owner, "mixed")
+    ExpertiseTag.objects.create(name="hr")
+    with pytest.raises(InvalidInput, match="not both"):
+        queue.create_assignment_job(
+            project=project, actor=owner, action="assign", annotators=["anna"], expertise="hr"
+        )
