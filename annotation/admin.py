@@ -4,6 +4,7 @@ from annotation.models import (
     Annotation,
     AssignmentJob,
     Conversation,
+    Flag,
     ImportJob,
     Task,
     TaskCount,
@@ -120,3 +121,11 @@ class TaskCountAdmin(LeadScopedAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(Flag)
+class FlagAdmin(LeadScopedAdmin):
+    list_display = ("conversation", "kind", "raised_by", "created_at", "resolved_at")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+    list_select_related = ("conversation", "raised_by")
+    raw_id_fields = ("project", "conversation", "raised_by", "resolved_by")

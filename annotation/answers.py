@@ -36,9 +36,74 @@ def _choices(question: Question) -> str:
     return ", ".join(question.option_values)
 
 
-def check_value(question: Question, value: Any) -> tuple[Any, str | None]:
+MAX_PASSAGES = 20
+MAX_PASSAGE_CHARS = 5_000
+
+
+def conversation_sources(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The source documents a conversation carries (native `sources`), as {id: text}."""
+    sources = metadata.get("sources") if isinstance(metadata, Mapping) else None
+    if not isinstance(sources, list):
+        return {}
+    return {
+        str(source["id"]): source.get("text") or ""
+        for source in sources
+        if isinstance(source, Mapping) and source.get("id") is not None
+    }
+
+
+def check_evidence(value: Any, sources: Mapping[str, str]) -> tuple[Any, str | None]:
+    """Passages of the sources, each with a verdict: [{"source", "start", "end", "verdict"}].
+
+    The quoted text is taken from the source, never from the request.
+    """
+    if not sources:
+        return None, "this conversation has no source documents to cite"
+    if not isinstance(value, list):
+        return None, 'expected a list of {"source", "start", "end", "verdict"}'
+    if len(value) > MAX_PASSAGES:
+        return None, f"at most {MAX_PASSAGES} passages"
+    clean = []
+    for number, passage in enumerate(value, start=1):
+        at = f"passage {number}"
+        if not isinstance(passage, Mapping):
+            return None, f'{at}: expected {{"source", "start", "end", "verdict"}}'
+        source = str(passage.get("source", ""))
+        if source not in sources:
+            return None, f'{at}: unknown source "{source}" (expected {", ".join(sources)})'
+        start, end = passage.get("start"), passage.get("end")
+        text = sources[source]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+            return None, f"{at}: start and end must be character positions"
+        if not 0 <= start < end <= len(text):
+            return None, f"{at}: {start}-{end} is outside the source (0-{len(text)})"
+        if end - start > MAX_PASSAGE_CHARS:
+            return None, f"{at}: longer than {MAX_PASSAGE_CHARS:,} characters"
+        verdict = passage.get("verdict")
+        if verdict not in Question.EVIDENCE_VERDICTS:
+            return None, (
+                f"{at}: {_describe(verdict)} is not a verdict "
+                f"(expected {', '.join(Question.EVIDENCE_VERDICTS)})"
+            )
+        clean.append(
+            {
+                "source": source,
+                "start": start,
+                "end": end,
+                "verdict": verdict,
+                "quote": text[start:end],
+            }
+        )
+    return clean, None
+
+
+def check_value(
+    question: Question, value: Any, sources: Mapping[str, str] | None = None
+) -> tuple[Any, str | None]:
     """Return (clean value, None) or (None, what is wrong) for one answer."""
     kind = question.kind
+    if kind == Question.Kind.EVIDENCE:
+        return check_evidence(value, sources or {})
     if kind == Question.Kind.SINGLE:
         if not isinstance(value, str) or value not in question.option_values:
             return (
@@ -98,6 +163,7 @@ def clean_answers(
     turns: Iterable[TurnRef],
     turn_payload: Mapping[str, Any],
     conversation_payload: Mapping[str, Any],
+    sources: Mapping[str, str] | None = None,
 ) -> tuple[CleanAnswers, dict[str, str]]:
     """Check every answer; return the clean answers and {path: error} for the bad ones."""
     by_key = {q.key: q for q in questions}
@@ -139,7 +205,7 @@ def clean_answers(
                     f"(only {', '.join(question.roles) or 'none'})"
                 )
             elif not _is_empty(value):
-                value, problem = check_value(question, value)
+                value, problem = check_value(question, value, sources)
                 if problem:
                     errors[f"{path}.{key}"] = problem
                 else:

@@ -269,6 +269,9 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
     )
     schema = models.ForeignKey(LabelSchema, on_delete=models.PROTECT, related_name="annotations")
+    guidelines_version = models.PositiveIntegerField(
+        default=1, help_text="The version of the guidelines it was made under."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     version = models.PositiveIntegerField(default=1)
     answers = models.JSONField(default=dict, blank=True, help_text="Conversation-level answers.")
@@ -414,3 +417,39 @@ class AssignmentJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+
+class Flag(models.Model):
+    """An annotator's report that a conversation has a problem (personal data, broken text)."""
+
+    class Kind(models.TextChoices):
+        PII = "pii", "Personal data"
+        BROKEN = "broken", "Broken or garbled"
+        OFFENSIVE = "offensive", "Offensive content"
+        OTHER = "other", "Other"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="flags")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="flags")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["project", "-created_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="flag_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.conversation_id}"

@@ -122,14 +122,17 @@ def _require_member(project: Project, user: User) -> Membership:
 
 
 def _start(task_id: int, project: Project, user: User, now: datetime) -> Task:
-    """Give the claimed task its lease and a fresh draft annotation."""
+    """Give the claimed task a fresh draft, under the current schema and guidelines."""
+    schema = LabelSchema.objects.current_for(project)
     Annotation.objects.create(
         task_id=task_id,
         annotator=user,
-        schema=LabelSchema.objects.current_for(project),
+        schema=schema,
+        guidelines_version=project.guidelines_version,
         started_at=now,
         updated_at=now,
     )
+    project_services.mark_in_use(schema=schema, project=project)
     return Task.objects.select_related("conversation").get(pk=task_id)
 
 

@@ -109,7 +109,10 @@ def save_annotation(
 
         questions = list(annotation.schema.questions.all())
         turn_refs = _turn_refs(task.conversation)
-        clean, errors = answer_rules.clean_answers(questions, turn_refs, turns, conversation)
+        sources = answer_rules.conversation_sources(task.conversation.metadata)
+        clean, errors = answer_rules.clean_answers(
+            questions, turn_refs, turns, conversation, sources
+        )
         if errors:
             raise InvalidAnswers(
                 f"{len(errors)} answer{'s are' if len(errors) != 1 else ' is'} not valid; "

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from projects.models import LabelSchema, Membership, Project, Question
+from projects.models import GuidelinesVersion, LabelSchema, Membership, Project, Question
 
 
 class LeadScopedAdmin(admin.ModelAdmin):
@@ -68,3 +68,10 @@ class QuestionAdmin(LeadScopedAdmin):
     list_filter = ("scope", "kind", "required")
     list_select_related = ("schema__project",)
     search_fields = ("key", "prompt")
+
+
+@admin.register(GuidelinesVersion)
+class GuidelinesVersionAdmin(LeadScopedAdmin):
+    list_display = ("project", "version", "in_use", "created_at")
+    list_filter = ("project",)
+    readonly_fields = ("in_use",)

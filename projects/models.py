@@ -25,6 +25,9 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Markdown, shown to annotators.")
+    guidelines_version = models.PositiveIntegerField(
+        default=1, help_text="Goes up when guidelines change after labeling started."
+    )
     overlap = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_OVERLAP)],
@@ -107,11 +110,37 @@ class LabelSchemaQuerySet(models.QuerySet):
         return self.filter(project=project).order_by("-version").first()
 
 
+class GuidelinesVersion(models.Model):
+    """The text of one version of a project's guidelines (the latest is also on Project)."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="guidelines_versions"
+    )
+    version = models.PositiveIntegerField()
+    text = models.TextField(blank=True)
+    # Set once an annotation is made under it: from then on, a change is a new version.
+    in_use = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "version"], name="guidelines_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} guidelines v{self.version}"
+
+
 class LabelSchema(models.Model):
     """One version of a project's questions. Annotations point at the version they used."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="schemas")
     version = models.PositiveIntegerField(default=1)
+    # Set once an annotation is made under it: from then on, an edit is a new version.
+    in_use = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LabelSchemaQuerySet.as_manager()
@@ -138,8 +167,10 @@ class Question(models.Model):
         RATING = "rating", "Rating"
         TEXT = "text", "Free text"
         REWRITE = "rewrite", "Rewrite of the turn"
+        EVIDENCE = "evidence", "Evidence from the sources"
 
     CHOICE_KINDS = (Kind.SINGLE, Kind.MULTI)
+    EVIDENCE_VERDICTS = ("supported", "unsupported", "contradicted")
 
     schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="questions")
     position = models.PositiveIntegerField(default=0)
@@ -166,7 +197,9 @@ class Question(models.Model):
                 condition=Q(scope__in=["turn", "conversation"]), name="question_scope_valid"
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["single", "multi", "boolean", "rating", "text", "rewrite"]),
+                condition=Q(
+                    kind__in=["single", "multi", "boolean", "rating", "text", "rewrite", "evidence"]
+                ),
                 name="question_kind_valid",
             ),
             models.CheckConstraint(

@@ -4,8 +4,9 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from accounts.models import User
+from projects import schemas
 from projects.exceptions import InvalidInput, NotAllowed
-from projects.models import LabelSchema, Membership, Project, Question
+from projects.models import GuidelinesVersion, LabelSchema, Membership, Project, Question
 from projects.taxonomy import DEFAULT_QUESTIONS
 
 
@@ -64,17 +65,76 @@ def create_project(
     )
     Membership.objects.create(project=project, user=creator, role=Membership.Role.LEAD)
     create_schema(project=project, questions=DEFAULT_QUESTIONS)
+    GuidelinesVersion.objects.create(project=project, version=1, text=guidelines)
     return project
 
 
 @transaction.atomic
 def update_project(*, project: Project, actor: User, **changes: Any) -> Project:
-    """Change a project's settings; leads only."""
+    """Change a project's settings; leads only.
+
+    New guidelines after labeling started are a new version: annotations keep pointing at
+    the text they were made under.
+    """
     require_lead(project, actor)
+    guidelines = changes.pop("guidelines", None)
+    if guidelines is not None and guidelines != project.guidelines:
+        _change_guidelines(project, guidelines)
     for field, value in changes.items():
         setattr(project, field, value)
-    project.save(update_fields=list(changes))
+    if changes:
+        project.save(update_fields=list(changes))
     return project
+
+
+def _change_guidelines(project: Project, text: str) -> None:
+    current, _ = GuidelinesVersion.objects.select_for_update().get_or_create(
+        project=project, version=project.guidelines_version, defaults={"text": project.guidelines}
+    )
+    if current.in_use:
+        project.guidelines_version += 1
+        GuidelinesVersion.objects.create(
+            project=project, version=project.guidelines_version, text=text
+        )
+    else:
+        current.text = text
+        current.save(update_fields=["text"])
+    project.guidelines = text
+    project.save(update_fields=["guidelines", "guidelines_version"])
+
+
+@transaction.atomic
+def save_schema(*, project: Project, actor: User, questions: Any) -> LabelSchema:
+    """Replace the project's questions (leads only); checked first, with clear errors.
+
+    Once an annotation was made under the current version, the change is a new version:
+    answers already given keep the questions they answered, and are never re-read under
+    new ones. Before that, the current version is edited in place.
+    """
+    require_lead(project, actor)
+    cleaned = schemas.clean_questions(questions)
+    current = (
+        LabelSchema.objects.select_for_update().filter(project=project).order_by("-version").first()
+    )
+    if current is None or current.in_use:
+        return create_schema(
+            project=project, questions=cleaned, version=(current.version + 1 if current else 1)
+        )
+    current.questions.all().delete()
+    Question.objects.bulk_create(
+        Question(schema=current, position=position, **question)
+        for position, question in enumerate(cleaned)
+    )
+    return current
+
+
+def mark_in_use(*, schema: LabelSchema, project: Project) -> None:
+    """Note that labeling started under this schema and these guidelines (cheap when done)."""
+    if not schema.in_use:
+        LabelSchema.objects.filter(pk=schema.pk, in_use=False).update(in_use=True)
+    GuidelinesVersion.objects.filter(
+        project=project, version=project.guidelines_version, in_use=False
+    ).update(in_use=True)
 
 
 @transaction.atomic
