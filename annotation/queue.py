@@ -822,6 +822,30 @@ def get_assignment_job(*, job_id: int, user: User) -> AssignmentJob:
 # --- Progress -------------------------------------------------------------------------
 
 
+def position(project: Project, user: User) -> dict[str, int]:
+    """Where the user is in the project: conversations done, and work waiting.
+
+    `waiting` is what is assigned to them plus what the pool holds (some of which they
+    may already have had): an estimate for the workspace header, read from the counts.
+    """
+    mine = dict(
+        Task.objects.filter(
+            project=project,
+            assignee=user,
+            status__in=[Task.Status.SUBMITTED, Task.Status.ASSIGNED],
+        )
+        .values("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    counts = task_counts(project)
+    pool = counts[Task.Status.OPEN] if project.serves_pool else 0
+    return {
+        "done": mine.get(Task.Status.SUBMITTED, 0),
+        "waiting": mine.get(Task.Status.ASSIGNED, 0) + pool,
+    }
+
+
 def annotator_stats(project: Project, now: datetime | None = None) -> list[dict[str, Any]]:
     """Per member: submitted today and this week, the median seconds spent on a
     conversation this week, and open work (assigned and in progress).

@@ -17,11 +17,13 @@ from annotation import queue
 from annotation.exceptions import (
     Conflict,
     InvalidAnswers,
+    InvalidInput,
     MissingRequired,
     NotFound,
     StaleVersion,
 )
-from annotation.models import Annotation, Conversation, Task, TurnAnswer
+from annotation.models import Annotation, Conversation, Flag, Task, TurnAnswer
+from projects import services as project_services
 
 # --- Loading tasks ----------------------------------------------------------------------
 
@@ -154,3 +156,39 @@ def annotation_answers(annotation: Annotation) -> dict[str, Any]:
         "turns": {str(index): answers for index, answers in sorted(rows)},
         "conversation": annotation.answers,
     }
+
+
+# --- Flags ------------------------------------------------------------------------------
+
+
+def flag_conversation(*, task_id: int, user: User, kind: str, note: str = "") -> Flag:
+    """Report a problem with a task's conversation (personal data, broken text...)."""
+    task = Task.objects.select_related("conversation").filter(pk=task_id, assignee=user).first()
+    if task is None:
+        raise NotFound("No such task.")
+    if kind not in Flag.Kind.values:
+        raise InvalidInput(f'Unknown kind "{kind}" (expected {", ".join(Flag.Kind.values)}).')
+    note = (note or "").strip()
+    if kind == Flag.Kind.OTHER and not note:
+        raise InvalidInput("Say what is wrong in the note.")
+    return Flag.objects.create(
+        project_id=task.project_id,
+        conversation=task.conversation,
+        raised_by=user,
+        kind=kind,
+        note=note[:2000],
+    )
+
+
+def resolve_flag(*, flag_id: int, user: User) -> Flag:
+    """Mark a flag dealt with; leads only."""
+    flag = Flag.objects.select_related("project").filter(pk=flag_id).first()
+    membership = flag and project_services.get_membership(flag.project, user)
+    if flag is None or membership is None:
+        raise NotFound("No such flag.")
+    project_services.require_lead(flag.project, user)
+    if flag.resolved_at is None:
+        flag.resolved_at = timezone.now()
+        flag.resolved_by = user
+        flag.save(update_fields=["resolved_at", "resolved_by"])
+    return flag
