@@ -6,7 +6,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.serializers import TokenRequestSerializer, TokenResponseSerializer
+from accounts.serializers import MeSerializer, TokenRequestSerializer, TokenResponseSerializer
 
 
 class ObtainTokenView(APIView):
@@ -26,3 +26,11 @@ class ObtainTokenView(APIView):
         except services.InvalidCredentials as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"token": key})
+
+
+class MeView(APIView):
+    """Who the credentials belong to: a quick way for a script to check its token."""
+
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request):
+        return Response({"id": request.user.pk, "username": request.user.get_username()})

@@ -40,6 +40,8 @@ def _task_payload(task: Task) -> dict:
         .prefetch_related("conversation__turns", "annotation__schema__questions")
         .get(pk=task.pk)
     )
+    if task.annotation.version == 1:  # never saved: nothing to read back
+        task.annotation.answers_cache = {"turns": {}, "conversation": {}}
     return TaskSerializer(task).data
 
 
@@ -64,8 +66,8 @@ class NextTaskView(APIView):
         responses={200: TaskSerializer, 204: OpenApiResponse(description="No task left.")},
     )
     def post(self, request, slug: str):
-        project, _ = project_for_member(request.user, slug)
-        task = queue.claim_next_task(project=project, user=request.user)
+        project, membership = project_for_member(request.user, slug)
+        task = queue.claim_next_task(project=project, user=request.user, membership=membership)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(_task_payload(task))
@@ -81,11 +83,11 @@ class TaskAnnotationView(APIView):
 
     @extend_schema(request=AnnotationWriteSerializer, responses=AnnotationSerializer)
     def put(self, request, task_id: int):
-        task = services.get_task_for_annotator(task_id=task_id, user=request.user)
         serializer = AnnotationWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        # The service loads (and locks) the task, and refuses anyone but its annotator.
         annotation = services.save_annotation(
-            task=task, user=request.user, **serializer.validated_data
+            task=Task(pk=task_id), user=request.user, **serializer.validated_data
         )
         return Response(AnnotationSerializer(annotation).data)
 

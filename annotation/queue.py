@@ -121,120 +121,142 @@ def _require_member(project: Project, user: User) -> Membership:
     return membership
 
 
-def _start(task_id: int, project: Project, user: User, now: datetime) -> Task:
-    """Give the claimed task a fresh draft, under the current schema and guidelines."""
+def _start(task: Task, project: Project, user: User, now: datetime, moves: dict[str, int]) -> Task:
+    """Give a task just claimed a fresh draft, under the current schema and guidelines."""
     schema = LabelSchema.objects.current_for(project)
     Annotation.objects.create(
-        task_id=task_id,
+        task_id=task.pk,
         annotator=user,
         schema=schema,
         guidelines_version=project.guidelines_version,
         started_at=now,
         updated_at=now,
     )
-    project_services.mark_in_use(schema=schema, project=project)
-    return Task.objects.select_related("conversation").get(pk=task_id)
+    if not (schema.in_use and project.guidelines_in_use):
+        project_services.mark_in_use(schema=schema, project=project)
+    # Last: the shared count row is held only from here to the commit.
+    count_moves(project.pk, moves)
+    return task
 
 
 def _claim_open(candidates: QuerySet, project: Project, user: User, now: datetime) -> Task | None:
-    """Claim the first of the candidate open tasks that nobody else is claiming.
-
-    Each lost race takes that task out of the candidates, so this ends; the bound only
-    guards against a pathological storm of the same user claiming in many places at once.
-    """
-    for _attempt in range(1000):
+    """Claim the first of the candidate open tasks that nobody else is claiming."""
+    lease = _lease_end(project, now)
+    for _attempt in range(100):
         candidate = (
             candidates.select_for_update(skip_locked=True)
             .order_by("-priority", "id")
-            .values_list("id", "required_expertise_id")
+            .values_list("id", "conversation_id", "required_expertise_id", "priority")
             .first()
         )
         if candidate is None:
             return None
-        task_id, expertise_id = candidate
-        try:
-            # The conditional UPDATE is the claim: it is what makes this safe on SQLite too.
-            with transaction.atomic():
-                claimed = Task.objects.filter(
-                    pk=task_id, status=Task.Status.OPEN, assignee__isnull=True
-                ).update(
-                    status=Task.Status.IN_PROGRESS,
-                    assignee=user,
-                    claimed_at=now,
-                    lease_expires_at=_lease_end(project, now),
-                )
-        except IntegrityError:
-            continue  # this user took another slot of the same conversation just now
+        task_id, conversation_id, expertise_id, priority = candidate
+        # The conditional UPDATE is the claim: it is what makes this safe on SQLite too.
+        claimed = Task.objects.filter(
+            pk=task_id, status=Task.Status.OPEN, assignee__isnull=True
+        ).update(
+            status=Task.Status.IN_PROGRESS, assignee=user, claimed_at=now, lease_expires_at=lease
+        )
         if claimed:
-            count_moves(
-                project.pk,
-                {task_bucket(Task.Status.OPEN, expertise_id): -1, Task.Status.IN_PROGRESS: 1},
+            task = Task(
+                id=task_id,
+                project=project,
+                conversation_id=conversation_id,
+                status=Task.Status.IN_PROGRESS,
+                assignee=user,
+                required_expertise_id=expertise_id,
+                priority=priority,
+                claimed_at=now,
+                lease_expires_at=lease,
             )
-            return _start(task_id, project, user, now)
+            moves = {task_bucket(Task.Status.OPEN, expertise_id): -1, Task.Status.IN_PROGRESS: 1}
+            return _start(task, project, user, now, moves)
     return None
 
 
-def claim_next_task(*, project: Project, user: User, now: datetime | None = None) -> Task | None:
+def claim_next_task(
+    *,
+    project: Project,
+    user: User,
+    now: datetime | None = None,
+    membership: Membership | None = None,
+) -> Task | None:
     """Give the user their current task, or claim their next one; None if there is none.
 
     In order: their task in progress (if still leased), then what a lead assigned them
     (assigned and mixed modes), then conversations escalated to an expertise they have,
     then the pool (pool and mixed modes). Never a conversation they already have a task
     for. Open tasks are locked with SKIP LOCKED on PostgreSQL, so concurrent claimers never
-    wait on each other.
+    wait on each other. Pass the user's `membership` if the caller already checked it.
     """
-    _require_member(project, user)
+    if membership is None:
+        _require_member(project, user)
     now = now or timezone.now()
-    with transaction.atomic():
-        current = (
-            Task.objects.select_for_update()
-            .filter(
-                project=project,
-                assignee=user,
-                status=Task.Status.IN_PROGRESS,
-                lease_expires_at__gt=now,
-            )
-            .order_by("claimed_at", "id")
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _claim(project, user, now)
+        except IntegrityError:
+            # The same user claimed another slot of the same conversation elsewhere (a
+            # second tab) at this very moment; the constraint refused this one. Look again.
+            if attempt == 2:
+                raise
+    return None
+
+
+def _claim(project: Project, user: User, now: datetime) -> Task | None:
+    current = (
+        Task.objects.select_for_update()
+        .filter(
+            project=project,
+            assignee=user,
+            status=Task.Status.IN_PROGRESS,
+            lease_expires_at__gt=now,
+        )
+        .order_by("claimed_at", "id")
+        .first()
+    )
+    if current is not None:
+        current.lease_expires_at = _lease_end(project, now)
+        current.save(update_fields=["lease_expires_at"])
+        return current
+
+    if project.serves_assigned:
+        assigned = (
+            Task.objects.select_for_update(skip_locked=True)
+            .filter(assignee=user, status=Task.Status.ASSIGNED, project=project)
+            .order_by("-priority", "id")
             .first()
         )
-        if current is not None:
-            current.lease_expires_at = _lease_end(project, now)
-            current.save(update_fields=["lease_expires_at"])
-            return current
+        # Conditional, as every claim: a lead may unassign it at this very moment.
+        started = assigned is not None and Task.objects.filter(
+            pk=assigned.pk, status=Task.Status.ASSIGNED, assignee=user
+        ).update(
+            status=Task.Status.IN_PROGRESS,
+            claimed_at=now,
+            lease_expires_at=_lease_end(project, now),
+        )
+        if started:
+            assigned.status = Task.Status.IN_PROGRESS
+            assigned.claimed_at = now
+            assigned.lease_expires_at = _lease_end(project, now)
+            moves = {Task.Status.ASSIGNED: -1, Task.Status.IN_PROGRESS: 1}
+            return _start(assigned, project, user, now, moves)
 
-        if project.serves_assigned:
-            assigned = (
-                Task.objects.select_for_update(skip_locked=True)
-                .filter(assignee=user, status=Task.Status.ASSIGNED, project=project)
-                .order_by("-priority", "id")
-                .only("id")
-                .first()
-            )
-            # Conditional, as every claim: a lead may unassign it at this very moment.
-            started = assigned is not None and Task.objects.filter(
-                pk=assigned.pk, status=Task.Status.ASSIGNED, assignee=user
-            ).update(
-                status=Task.Status.IN_PROGRESS,
-                claimed_at=now,
-                lease_expires_at=_lease_end(project, now),
-            )
-            if started:
-                count_moves(project.pk, {Task.Status.ASSIGNED: -1, Task.Status.IN_PROGRESS: 1})
-                return _start(assigned.pk, project, user, now)
-
-        if not project.serves_pool:
-            return None
-        mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
-        expertise = list(user.expertise.values_list("id", flat=True))
-        if expertise:
-            escalated = Task.objects.escalated().filter(
-                project=project, required_expertise_id__in=expertise
-            )
-            task = _claim_open(escalated.exclude(conversation_id__in=mine), project, user, now)
-            if task is not None:
-                return task
-        pool = Task.objects.pool().filter(project=project).exclude(conversation_id__in=mine)
-        return _claim_open(pool, project, user, now)
+    if not project.serves_pool:
+        return None
+    mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
+    expertise = list(user.expertise.values_list("id", flat=True))
+    if expertise:
+        escalated = Task.objects.escalated().filter(
+            project=project, required_expertise_id__in=expertise
+        )
+        task = _claim_open(escalated.exclude(conversation_id__in=mine), project, user, now)
+        if task is not None:
+            return task
+    pool = Task.objects.pool().filter(project=project).exclude(conversation_id__in=mine)
+    return _claim_open(pool, project, user, now)
 
 
 def claim_query(project: Project, user: User) -> QuerySet:

@@ -22,7 +22,7 @@ from annotation.exceptions import (
     NotFound,
     StaleVersion,
 )
-from annotation.models import Annotation, Conversation, Flag, Task, TurnAnswer
+from annotation.models import Annotation, Flag, Task, TurnAnswer
 from projects import services as project_services
 
 # --- Loading tasks ----------------------------------------------------------------------
@@ -43,15 +43,9 @@ def get_task_for_annotator(*, task_id: int, user: User) -> Task:
 # --- Saving and submitting ---------------------------------------------------------------
 
 
-def _turn_refs(conversation: Conversation) -> list[answer_rules.TurnRef]:
-    return [
-        answer_rules.TurnRef(index=index, role=role)
-        for index, role in conversation.turns.values_list("index", "role")
-    ]
-
-
-def _write_turn_answers(annotation: Annotation, clean: dict[int, dict[str, Any]]) -> None:
-    turn_ids = dict(annotation.task.conversation.turns.values_list("index", "id"))
+def _write_turn_answers(
+    annotation: Annotation, turn_ids: dict[int, int], clean: dict[int, dict[str, Any]]
+) -> None:
     existing = {ta.turn_id: ta for ta in annotation.turn_answers.all()}
     wanted = {turn_ids[index]: answers for index, answers in clean.items()}
     stale = [ta.pk for turn_id, ta in existing.items() if turn_id not in wanted]
@@ -66,8 +60,10 @@ def _write_turn_answers(annotation: Annotation, clean: dict[int, dict[str, Any]]
         elif row.answers != answers:
             row.answers = answers
             changed.append(row)
-    TurnAnswer.objects.bulk_create(created)
-    TurnAnswer.objects.bulk_update(changed, ["answers"])
+    if created:
+        TurnAnswer.objects.bulk_create(created)
+    if changed:
+        TurnAnswer.objects.bulk_update(changed, ["answers"])
 
 
 def save_annotation(
@@ -84,21 +80,22 @@ def save_annotation(
 
     The whole annotation is sent each time. A stale version raises StaleVersion and writes
     nothing; with submit=True, missing required answers raise MissingRequired and nothing
-    is saved or submitted. Saving extends the task's lease.
+    is saved or submitted. Saving extends the task's lease. `task` only needs its id.
     """
     now = now or timezone.now()
     with transaction.atomic():
         task = (
-            # of=self: a joined row locked FOR UPDATE (the project!) would serialise every
-            # save in the project and deadlock with the foreign key checks of others.
+            # Every writer locks the task row first, so its annotation needs no lock of its
+            # own; of=self, because a joined row locked FOR UPDATE (the project!) would
+            # serialise every save in the project and deadlock with foreign key checks.
             Task.objects.select_for_update(of=("self",))
-            .select_related("project", "conversation")
-            .get(pk=task.pk)
+            .select_related("project", "conversation", "annotation__schema")
+            .filter(pk=task.pk, assignee=user)
+            .first()
         )
-        if task.assignee_id != user.pk:
+        if task is None or not hasattr(task, "annotation"):
             raise NotFound("No such task.")
-        annotation = Annotation.objects.select_for_update().get(task=task)
-        annotation.task = task
+        annotation = task.annotation
         if annotation.status == Annotation.Status.SUBMITTED:
             raise Conflict("This annotation is already submitted and can no longer change.")
         if task.status != Task.Status.IN_PROGRESS:
@@ -110,7 +107,8 @@ def save_annotation(
             raise StaleVersion(annotation.version)
 
         questions = list(annotation.schema.questions.all())
-        turn_refs = _turn_refs(task.conversation)
+        turn_rows = list(task.conversation.turns.values_list("index", "role", "id"))
+        turn_refs = [answer_rules.TurnRef(index=i, role=role) for i, role, _ in turn_rows]
         sources = answer_rules.conversation_sources(task.conversation.metadata)
         clean, errors = answer_rules.clean_answers(
             questions, turn_refs, turns, conversation, sources
@@ -126,7 +124,7 @@ def save_annotation(
             if missing:
                 raise MissingRequired(missing)
 
-        _write_turn_answers(annotation, clean.turns)
+        _write_turn_answers(annotation, {i: pk for i, _, pk in turn_rows}, clean.turns)
         annotation.answers = clean.conversation
         annotation.version += 1
         annotation.updated_at = now
@@ -139,18 +137,28 @@ def save_annotation(
             task.completed_at = now
             task.lease_expires_at = None
             task.save(update_fields=["status", "completed_at", "lease_expires_at"])
-            queue.count_moves(
-                task.project_id, {Task.Status.IN_PROGRESS: -1, Task.Status.SUBMITTED: 1}
-            )
         else:
             task.lease_expires_at = now + timedelta(minutes=task.project.lease_minutes)
             task.save(update_fields=["lease_expires_at"])
         annotation.save(update_fields=fields)
+        if submit:
+            # Last: the shared count row is held only from here to the commit.
+            queue.count_moves(
+                task.project_id, {Task.Status.IN_PROGRESS: -1, Task.Status.SUBMITTED: 1}
+            )
+    # What was just written is what a reader would get: no need to read it back.
+    annotation.answers_cache = {
+        "turns": {str(index): answers for index, answers in sorted(clean.turns.items())},
+        "conversation": clean.conversation,
+    }
     return annotation
 
 
 def annotation_answers(annotation: Annotation) -> dict[str, Any]:
     """The annotation's answers as {"turns": {"<index>": {...}}, "conversation": {...}}."""
+    cached = getattr(annotation, "answers_cache", None)
+    if cached is not None:
+        return cached
     rows = annotation.turn_answers.values_list("turn__index", "answers")
     return {
         "turns": {str(index): answers for index, answers in sorted(rows)},

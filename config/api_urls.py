@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts.api import ObtainTokenView
+from accounts.api import MeView, ObtainTokenView
 from annotation.api import (
     AssignmentDetailView,
     AssignmentListView,
@@ -24,6 +24,7 @@ router.register("projects", ProjectViewSet, basename="project")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("me/", MeView.as_view(), name="me"),
     path("projects/<slug:slug>/members/", MemberListView.as_view(), name="members"),
     path(
         "projects/<slug:slug>/conversations/",

@@ -28,6 +28,9 @@ class Project(models.Model):
     guidelines_version = models.PositiveIntegerField(
         default=1, help_text="Goes up when guidelines change after labeling started."
     )
+    # Whether an annotation was made under this version (then a change is a new version);
+    # kept here too so a claim can tell without another query.
+    guidelines_in_use = models.BooleanField(default=False)
     overlap = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_OVERLAP)],

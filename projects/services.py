@@ -93,6 +93,7 @@ def _change_guidelines(project: Project, text: str) -> None:
     )
     if current.in_use:
         project.guidelines_version += 1
+        project.guidelines_in_use = False
         GuidelinesVersion.objects.create(
             project=project, version=project.guidelines_version, text=text
         )
@@ -100,7 +101,7 @@ def _change_guidelines(project: Project, text: str) -> None:
         current.text = text
         current.save(update_fields=["text"])
     project.guidelines = text
-    project.save(update_fields=["guidelines", "guidelines_version"])
+    project.save(update_fields=["guidelines", "guidelines_version", "guidelines_in_use"])
 
 
 @transaction.atomic
@@ -129,12 +130,21 @@ def save_schema(*, project: Project, actor: User, questions: Any) -> LabelSchema
 
 
 def mark_in_use(*, schema: LabelSchema, project: Project) -> None:
-    """Note that labeling started under this schema and these guidelines (cheap when done)."""
+    """Note that labeling started under this schema and these guidelines.
+
+    Conditional updates: the first claim marks them, later ones change nothing.
+    """
     if not schema.in_use:
         LabelSchema.objects.filter(pk=schema.pk, in_use=False).update(in_use=True)
-    GuidelinesVersion.objects.filter(
-        project=project, version=project.guidelines_version, in_use=False
-    ).update(in_use=True)
+        schema.in_use = True
+    if not project.guidelines_in_use:
+        GuidelinesVersion.objects.filter(
+            project=project, version=project.guidelines_version, in_use=False
+        ).update(in_use=True)
+        Project.objects.filter(pk=project.pk, guidelines_in_use=False).update(
+            guidelines_in_use=True
+        )
+        project.guidelines_in_use = True
 
 
 @transaction.atomic
