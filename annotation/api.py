@@ -29,20 +29,43 @@ from annotation.serializers import (
     TaskSerializer,
 )
 from projects import api as project_api
+from projects import cache as schema_cache
 from projects import services as project_services
 from projects.access import project_for_member
 from projects.models import Membership
 
 
 def _task_payload(task: Task) -> dict:
-    task = (
-        Task.objects.select_related("conversation", "annotation", "annotation__schema")
-        .prefetch_related("conversation__turns", "annotation__schema__questions")
-        .get(pk=task.pk)
+    """What TaskSerializer describes, built directly: this is the hottest response."""
+    task = Task.objects.select_related("conversation", "annotation__schema").get(pk=task.pk)
+    conversation, annotation = task.conversation, task.annotation
+    turns = conversation.turns.order_by("index").values("index", "role", "text", "metadata")
+    answers = (
+        {"turns": {}, "conversation": {}}  # never saved: nothing to read back
+        if annotation.version == 1
+        else services.annotation_answers(annotation)
     )
-    if task.annotation.version == 1:  # never saved: nothing to read back
-        task.annotation.answers_cache = {"turns": {}, "conversation": {}}
-    return TaskSerializer(task).data
+    return {
+        "id": task.pk,
+        "status": task.status,
+        "lease_expires_at": task.lease_expires_at,
+        "conversation": {
+            "id": conversation.external_id,
+            "metadata": conversation.metadata,
+            "turn_count": conversation.turn_count,
+            "created_at": conversation.created_at,
+            "turns": list(turns),
+        },
+        "schema": schema_cache.schema_payload(annotation.schema),
+        "annotation": {
+            "version": annotation.version,
+            "status": annotation.status,
+            "turns": answers["turns"],
+            "conversation": answers["conversation"],
+            "updated_at": annotation.updated_at,
+            "submitted_at": annotation.submitted_at,
+        },
+    }
 
 
 class ConversationListView(generics.ListAPIView):

@@ -23,6 +23,7 @@ from annotation.exceptions import (
     StaleVersion,
 )
 from annotation.models import Annotation, Flag, Task, TurnAnswer
+from projects import cache as schema_cache
 from projects import services as project_services
 
 # --- Loading tasks ----------------------------------------------------------------------
@@ -106,7 +107,7 @@ def save_annotation(
         if version != annotation.version:
             raise StaleVersion(annotation.version)
 
-        questions = list(annotation.schema.questions.all())
+        questions = schema_cache.schema_questions(annotation.schema)
         turn_rows = list(task.conversation.turns.values_list("index", "role", "id"))
         turn_refs = [answer_rules.TurnRef(index=i, role=role) for i, role, _ in turn_rows]
         sources = answer_rules.conversation_sources(task.conversation.metadata)

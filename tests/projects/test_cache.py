@@ -1,0 +1,33 @@
+import pytest
+
+from annotation import queue
+from projects import cache, services
+from projects.models import LabelSchema
+from tests.factories import ConversationFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("immediate_on_commit")]
+
+
+def test_a_schema_in_use_is_served_from_the_cache(project, annotator, django_assert_num_queries):
+    ConversationFactory(project=project)
+    queue.claim_next_task(project=project, user=annotator)  # puts the schema in use
+    schema = LabelSchema.objects.current_for(project)
+    assert schema.in_use
+    first = cache.schema_questions(schema)
+    cache.schema_payload(schema)
+    with django_assert_num_queries(0):
+        assert [q.key for q in cache.schema_questions(schema)] == [q.key for q in first]
+        assert cache.schema_payload(schema)["version"] == schema.version
+
+
+def test_a_schema_not_in_use_is_read_fresh_after_an_edit(project, owner):
+    schema = LabelSchema.objects.current_for(project)
+    assert not schema.in_use
+    cache.schema_questions(schema)
+    services.save_schema(
+        project=project,
+        actor=owner,
+        questions=[{"key": "ok", "prompt": "OK?", "kind": "boolean", "roles": ["assistant"]}],
+    )
+    assert [q.key for q in cache.schema_questions(schema)] == ["ok"]
+    assert [q["key"] for q in cache.schema_payload(schema)["questions"]] == ["ok"]
