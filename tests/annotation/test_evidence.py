@@ -56,8 +56,8 @@ def test_passages_are_stored_with_the_quote_taken_from_the_source(task, annotato
                 },
                 {
                     "source": "kb-9",
-                    "start": 12,
-                    "end": 18,
+                    "start": 15,
+                    "end": 21,
                     "verdict": "contradicted",
                     "quote": "2 days",
                 },
