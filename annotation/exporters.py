@@ -57,6 +57,8 @@ def _native_records(
             "status",
             "answers",
             "submitted_at",
+            "schema__version",
+            "guidelines_version",
         )
     )
     answers: dict[int, dict[str, Any]] = defaultdict(dict)
@@ -74,6 +76,8 @@ def _native_records(
         status,
         conv_answers,
         submitted_at,
+        schema_version,
+        guidelines_version,
     ) in annotations:
         by_conversation[conversation_id].append(
             {
@@ -82,6 +86,10 @@ def _native_records(
                 "turns": answers.get(annotation_id, {}),
                 "conversation": conv_answers,
                 "submitted_at": _timestamp(submitted_at),
+                # What the answers mean depends on the questions and guidelines they
+                # answered; both are versioned, and old versions stay readable.
+                "schema_version": schema_version,
+                "guidelines_version": guidelines_version,
             }
         )
     for conversation in chunk:
