@@ -2,9 +2,12 @@
 
 Field names follow the answer paths of `annotation.answers`: `turns.<index>.<key>` and
 `conversation.<key>`. The whole form is posted on every change, so a field that is absent
-or empty means "not answered".
+or empty means "not answered". An evidence answer is one hidden field holding JSON, and a
+rewrite that still equals the turn's text is not an answer: the textarea starts from it.
 """
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +16,7 @@ from django.http import QueryDict
 
 from accounts.models import ExpertiseTag
 from annotation import importers
-from annotation.models import AssignmentJob, Task, Turn
+from annotation.models import AssignmentJob, Flag, Task, Turn
 from projects.models import Membership, Project, Question
 
 
@@ -25,15 +28,32 @@ def conversation_field(key: str) -> str:
     return f"conversation.{key}"
 
 
-def _read(post: QueryDict, name: str, question: Question) -> Any:
+def _same_text(a: str, b: str) -> bool:
+    # Browsers post a textarea's line breaks as CRLF whatever the turn's text had.
+    def normal(text: str) -> str:
+        return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+    return normal(a) == normal(b)
+
+
+def _read(post: QueryDict, name: str, question: Question, original: str | None = None) -> Any:
     if question.kind == Question.Kind.MULTI:
         return post.getlist(name)
     raw = post.get(name, "")
-    if question.kind in (Question.Kind.TEXT, Question.Kind.REWRITE):
+    if question.kind == Question.Kind.TEXT:
         return raw if raw.strip() else ""
+    if question.kind == Question.Kind.REWRITE:
+        if not raw.strip() or (original is not None and _same_text(raw, original)):
+            return ""
+        return raw
     raw = raw.strip()
     if raw == "":
         return None
+    if question.kind == Question.Kind.EVIDENCE:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # left for the answer rules to report
     if question.kind == Question.Kind.BOOLEAN:
         return {"true": True, "false": False}.get(raw, raw)
     if question.kind == Question.Kind.RATING:
@@ -47,11 +67,14 @@ def _read(post: QueryDict, name: str, question: Question) -> Any:
 def payload_from_post(
     post: QueryDict, questions: list[Question], turns: list[Turn]
 ) -> dict[str, Any]:
-    """Turn a posted workspace form into the API's {"turns": ..., "conversation": ...}."""
+    """Turn a posted workspace form into the API's {"turns": ..., "conversation": ...}.
+
+    `turns` need their index, role and text (a rewrite equal to the text is no answer).
+    """
     payload: dict[str, Any] = {"turns": {}, "conversation": {}}
     for turn in turns:
         answers = {
-            q.key: _read(post, turn_field(turn.index, q.key), q)
+            q.key: _read(post, turn_field(turn.index, q.key), q, original=turn.text)
             for q in questions
             if q.applies_to(turn.role)
         }
@@ -66,17 +89,99 @@ def payload_from_post(
     return payload
 
 
+LONG_TURN_CHARS = 1_200
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source document of a conversation (metadata["sources"]), as the workspace shows it."""
+
+    id: str
+    title: str
+    text: str
+    url: str = ""
+
+
+def conversation_sources(metadata: Any) -> list[Source]:
+    """The conversation's sources, in order; only http(s) links are kept."""
+    items = metadata.get("sources") if isinstance(metadata, Mapping) else None
+    sources = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping) or item.get("id") is None:
+            continue
+        url = item.get("url")
+        url = url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
+        source_id = str(item["id"])
+        text = item.get("text")
+        sources.append(
+            Source(
+                id=source_id,
+                title=str(item.get("title") or source_id),
+                text=text if isinstance(text, str) else "",
+                url=url,
+            )
+        )
+    return sources
+
+
+def _pretty_json(value: Any) -> str:
+    """JSON (or a string holding JSON) indented for reading; other strings as they are."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: str
+    id: str = ""
+
+
+def tool_calls(metadata: Any) -> list[ToolCall]:
+    """An assistant turn's calls: OpenAI `tool_calls`, typed parts, or a `function_call`."""
+    if not isinstance(metadata, Mapping):
+        return []
+    calls = metadata.get("tool_calls")
+    items = list(calls) if isinstance(calls, list) else []
+    if metadata.get("function_call") is not None:
+        items.append(metadata["function_call"])
+    result = []
+    for call in items:
+        if not isinstance(call, Mapping):
+            result.append(ToolCall(name="call", arguments=_pretty_json(call)))
+            continue
+        function = call.get("function")
+        function = function if isinstance(function, Mapping) else call
+        arguments = function.get("arguments", function.get("parameters", {}))
+        result.append(
+            ToolCall(
+                name=str(function.get("name") or "call"),
+                arguments=_pretty_json(arguments),
+                id=str(call.get("id") or ""),
+            )
+        )
+    return result
+
+
 @dataclass
 class Field:
     question: Question
     name: str
     value: Any
     error: str = ""
+    # The turn's text, which a rewrite starts from and is compared with.
+    original: str | None = None
+    # Source titles by id, to name the passages of an evidence answer.
+    source_titles: Mapping[str, str] | None = None
 
     @property
     def selected(self) -> set[str]:
         if isinstance(self.value, list):
-            return set(self.value)
+            return {str(v) for v in self.value if not isinstance(v, Mapping)}
         if self.value is None:
             return set()
         return {str(self.value).lower() if isinstance(self.value, bool) else str(self.value)}
@@ -89,11 +194,68 @@ class Field:
     def dom_id(self) -> str:
         return "q-" + self.name.replace(".", "-")
 
+    @property
+    def text(self) -> str:
+        """What a text box shows: the answer, or the turn's text for a new rewrite."""
+        if isinstance(self.value, str) and self.value:
+            return self.value
+        if self.question.kind == Question.Kind.REWRITE and self.original is not None:
+            return self.original
+        return ""
+
+    @property
+    def passages(self) -> list[dict[str, Any]]:
+        """An evidence answer's passages, each with its source's title."""
+        if not isinstance(self.value, list):
+            return []
+        titles = self.source_titles or {}
+        return [
+            {**passage, "title": titles.get(passage.get("source"), passage.get("source"))}
+            for passage in self.value
+            if isinstance(passage, Mapping)
+        ]
+
+    @property
+    def evidence_json(self) -> str:
+        """The hidden input's value: the passages without their quotes (the server adds them)."""
+        keys = ("source", "start", "end", "verdict")
+        passages = [{key: p.get(key) for key in keys} for p in self.passages]
+        return json.dumps(passages, separators=(",", ":")) if passages else ""
+
 
 @dataclass
 class TurnPanel:
     turn: Turn
     fields: list[Field] = field(default_factory=list)
+
+    @property
+    def is_long(self) -> bool:
+        return len(self.turn.text) > LONG_TURN_CHARS
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return tool_calls(self.turn.metadata)
+
+    @property
+    def text_is_call(self) -> bool:
+        """ShareGPT's function_call turns hold the call itself as their text."""
+        return (self.turn.metadata or {}).get("original_role") == "function_call"
+
+    @property
+    def tool_name(self) -> str:
+        metadata = self.turn.metadata if isinstance(self.turn.metadata, Mapping) else {}
+        return str(metadata.get("name") or metadata.get("tool_call_id") or "")
+
+    @property
+    def tool_result(self) -> str | None:
+        """A tool turn's text as indented JSON, if it is JSON; None otherwise."""
+        text = self.turn.text.strip()
+        if self.turn.role != Turn.Role.TOOL or not text.startswith(("{", "[")):
+            return None
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            return None
 
 
 def build_panels(
@@ -101,9 +263,11 @@ def build_panels(
     turns: list[Turn],
     answers: dict[str, Any],
     errors: dict[str, str] | None = None,
+    sources: list[Source] | None = None,
 ) -> tuple[list[TurnPanel], list[Field]]:
     """Pair each turn with the questions asked about it, filled with current answers."""
     errors = errors or {}
+    titles = {source.id: source.title for source in sources or []}
     turn_answers = answers.get("turns", {})
     panels = []
     for turn in turns:
@@ -114,6 +278,8 @@ def build_panels(
                 name=turn_field(turn.index, q.key),
                 value=current.get(q.key),
                 error=errors.get(turn_field(turn.index, q.key), ""),
+                original=turn.text,
+                source_titles=titles,
             )
             for q in questions
             if q.applies_to(turn.role)
@@ -125,6 +291,7 @@ def build_panels(
             name=conversation_field(q.key),
             value=answers.get("conversation", {}).get(q.key),
             error=errors.get(conversation_field(q.key), ""),
+            source_titles=titles,
         )
         for q in questions
         if q.scope == Question.Scope.CONVERSATION
@@ -246,6 +413,11 @@ class AssignmentForm(forms.Form):
         if giving and data.get("annotators") and data.get("expertise"):
             raise forms.ValidationError("Choose annotators or an expertise, not both.")
         return data
+
+
+class FlagForm(forms.Form):
+    kind = forms.ChoiceField(choices=Flag.Kind.choices, label="What is wrong?")
+    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea)
 
 
 class SkipForm(forms.Form):

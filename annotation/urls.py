@@ -20,4 +20,6 @@ urlpatterns = [
     path("tasks/<int:task_id>/submit/", views.submit, name="submit"),
     path("tasks/<int:task_id>/skip/", views.skip, name="skip"),
     path("tasks/<int:task_id>/release/", views.release, name="release"),
+    path("tasks/<int:task_id>/flag/", views.flag, name="flag"),
+    path("flags/<int:flag_id>/resolve/", views.resolve_flag, name="resolve_flag"),
 ]

@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -14,16 +15,18 @@ from django_htmx.http import HttpResponseLocation, retarget
 
 from accounts.models import ExpertiseTag
 from annotation import exceptions, forms, imports, queue, services
-from annotation.models import ESCALATED, Annotation, AssignmentJob, Task
+from annotation.models import ESCALATED, Annotation, AssignmentJob, Flag, Task
 from projects.access import project_for_member
-from projects.models import Membership, Project
+from projects.models import Membership, Project, Question
 
 
 def _task_or_404(request: HttpRequest, task_id: int) -> Task:
     try:
-        return services.get_task_for_annotator(task_id=task_id, user=request.user)
+        task = services.get_task_for_annotator(task_id=task_id, user=request.user)
     except exceptions.NotFound:
         raise Http404("No such task.") from None
+    task.assignee = request.user  # it is theirs: no query to load it again
+    return task
 
 
 def _task_counts(project: Project, user) -> dict[str, int]:
@@ -77,22 +80,34 @@ def _workspace_context(
     errors: dict[str, str] | None = None,
     missing: list[str] | None = None,
     skip_form: forms.SkipForm | None = None,
+    flag_form: forms.FlagForm | None = None,
 ) -> dict[str, Any]:
+    # A constant number of queries whatever the length of the conversation (see
+    # tests/annotation/views/test_workspace_queries.py): everything per turn is in memory.
     annotation = task.annotation
     questions = list(annotation.schema.questions.all())
     turns = list(task.conversation.turns.order_by("index"))
+    sources = forms.conversation_sources(task.conversation.metadata)
     panels, conversation_fields = forms.build_panels(
-        questions, turns, services.annotation_answers(annotation), errors
+        questions, turns, services.annotation_answers(annotation), errors, sources
     )
+    position = queue.position(task.project, task.assignee)
     return {
         "project": task.project,
         "task": task,
         "annotation": annotation,
         "panels": panels,
         "conversation_fields": conversation_fields,
+        "sources": sources,
+        "source_texts": {source.id: source.text for source in sources},
+        "has_evidence": any(q.kind == Question.Kind.EVIDENCE for q in questions),
+        "number": position["done"] + 1,
+        "waiting": position["waiting"],
+        "elapsed": max(0, int((timezone.now() - annotation.started_at).total_seconds())),
         "missing": _describe_paths(missing or [], panels, conversation_fields),
         "escalation_notes": _escalation_notes(task),
         "skip_form": skip_form or forms.SkipForm(),
+        "flag_form": flag_form or forms.FlagForm(),
         "expertise_names": ExpertiseTag.objects.values_list("name", flat=True)[:200],
     }
 
@@ -126,8 +141,8 @@ def _describe_paths(paths: list[str], panels, conversation_fields) -> list[dict[
 @login_required
 @require_GET
 def label(request: HttpRequest, slug: str) -> HttpResponse:
-    project, _ = project_for_member(request.user, slug)
-    task = queue.claim_next_task(project=project, user=request.user)
+    project, membership = project_for_member(request.user, slug)
+    task = queue.claim_next_task(project=project, user=request.user, membership=membership)
     if task is None:
         return render(request, "annotation/no_task.html", {"project": project})
     task = _task_or_404(request, task.pk)
@@ -143,7 +158,7 @@ def _posted_version(request: HttpRequest) -> int:
 
 def _save(request: HttpRequest, task: Task, *, submit: bool) -> Annotation:
     questions = list(task.annotation.schema.questions.all())
-    turns = list(task.conversation.turns.only("index", "role"))
+    turns = list(task.conversation.turns.only("index", "role", "text"))
     payload = forms.payload_from_post(request.POST, questions, turns)
     return services.save_annotation(
         task=task,
@@ -158,17 +173,33 @@ def _save(request: HttpRequest, task: Task, *, submit: bool) -> Annotation:
 @login_required
 @require_POST
 def save(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Autosave: htmx on every change, or the page's beacon when it is hidden or closed."""
     task = _task_or_404(request, task_id)
-    context: dict[str, Any] = {"task": task}
-    status = 200
+    error = None
     try:
-        context["annotation"] = _save(request, task, submit=False)
+        annotation = _save(request, task, submit=False)
     except exceptions.ServiceError as exc:
-        context.update(annotation=task.annotation, error=exc)
-        status = 409 if isinstance(exc, exceptions.Conflict) else 400
-    if not request.htmx:
-        return redirect("annotation:label", slug=task.project.slug)
-    return render(request, "annotation/workspace.html#save-status", context, status=status)
+        annotation, error = task.annotation, exc
+    status = 200 if error is None else _save_error_status(error)
+    if request.htmx:
+        # Only a saved change moves the page's version: after a conflict it stays stale, so
+        # every later save is refused too instead of overwriting what the other tab wrote.
+        context = {
+            "task": task,
+            "annotation": annotation,
+            "error": error,
+            "swap_version": not error,
+        }
+        return render(request, "annotation/workspace.html#save-status", context, status=status)
+    if error is not None:
+        # A beacon never reads the page, but its status says the save was refused.
+        context = {**_workspace_context(task), "error": error}
+        return render(request, "annotation/workspace.html", context, status=status)
+    return redirect("annotation:label", slug=task.project.slug)
+
+
+def _save_error_status(exc: exceptions.ServiceError) -> int:
+    return 409 if isinstance(exc, exceptions.Conflict) else 400
 
 
 @login_required
@@ -196,6 +227,62 @@ def _go_to(request: HttpRequest, url: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseLocation(url, target="body")
     return redirect(url)
+
+
+@login_required
+@require_POST
+def flag(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Report a problem with the conversation (personal data, broken text...) to the leads."""
+    task = _task_or_404(request, task_id)
+    form = forms.FlagForm(request.POST)
+    raised, status = None, 400
+    if form.is_valid():
+        try:
+            raised = services.flag_conversation(
+                task_id=task.pk, user=request.user, **form.cleaned_data
+            )
+        except exceptions.ServiceError as exc:
+            form.add_error(None, exc.message)
+            status = _error_status(exc)
+        else:
+            status = 200
+    if request.htmx:
+        context = {"task": task, "flag_form": forms.FlagForm() if raised else form, "flag": raised}
+        return render(request, "annotation/workspace.html#flag-form", context, status=status)
+    if raised:
+        messages.success(request, f"Flagged: {raised.get_kind_display()}. A lead will look at it.")
+        return redirect("annotation:label", slug=task.project.slug)
+    context = _workspace_context(task, flag_form=form)
+    return render(request, "annotation/workspace.html", context, status=status)
+
+
+OPEN_FLAGS_SHOWN = 50
+
+
+def _open_flags(project: Project) -> dict[str, Any]:
+    flags = list(
+        Flag.objects.filter(project=project, resolved_at__isnull=True)
+        .select_related("conversation", "raised_by")
+        .order_by("-created_at", "-id")[: OPEN_FLAGS_SHOWN + 1]
+    )
+    return {"open_flags": flags[:OPEN_FLAGS_SHOWN], "more_flags": len(flags) > OPEN_FLAGS_SHOWN}
+
+
+@login_required
+@require_POST
+def resolve_flag(request: HttpRequest, flag_id: int) -> HttpResponse:
+    try:
+        resolved = services.resolve_flag(flag_id=flag_id, user=request.user)
+    except exceptions.NotFound:
+        raise Http404("No such flag.") from None
+    except exceptions.NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    project = resolved.project
+    if not request.htmx:
+        messages.success(request, "Flag resolved.")
+        return redirect("annotation:dashboard", slug=project.slug)
+    context = {"project": project, "resolved": resolved, **_open_flags(project)}
+    return render(request, "annotation/dashboard.html#open-flags", context)
 
 
 def _lead_project(request: HttpRequest, slug: str) -> Project:
@@ -295,6 +382,8 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     template = "annotation/dashboard.html"
     if request.htmx:
         template += "#dashboard-stats"
+    elif membership.is_lead:
+        context.update(_open_flags(project))
     return render(request, template, context)
 
 

@@ -17,7 +17,7 @@ from annotation.api import (
     TaskAnnotationView,
     TaskListView,
 )
-from projects.api import MemberListView
+from projects.api import GuidelinesView, MemberListView, SchemaView
 
 router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -26,6 +26,8 @@ urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("me/", MeView.as_view(), name="me"),
     path("projects/<slug:slug>/members/", MemberListView.as_view(), name="members"),
+    path("projects/<slug:slug>/schema/", SchemaView.as_view(), name="label-schema"),
+    path("projects/<slug:slug>/guidelines/", GuidelinesView.as_view(), name="guidelines"),
     path(
         "projects/<slug:slug>/conversations/",
         ConversationListView.as_view(),

@@ -1,13 +1,22 @@
 from django.db.models import OuterRef, Subquery
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects import services
+from projects import schemas, services
 from projects.access import project_for_member
-from projects.models import Membership, Project
-from projects.serializers import MembershipSerializer, ProjectSerializer, ProjectUpdateSerializer
+from projects.models import LabelSchema, Membership, Project
+from projects.serializers import (
+    GuidelinesSerializer,
+    LabelSchemaSerializer,
+    MembershipSerializer,
+    ProjectSerializer,
+    ProjectUpdateSerializer,
+    SchemaQuerySerializer,
+    SchemaWriteSerializer,
+)
 
 
 class ProjectViewSet(
@@ -79,3 +88,44 @@ class MemberListView(APIView):
             MembershipSerializer(membership).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class SchemaView(APIView):
+    """The project's label schema. Leads replace its questions with PUT: before labeling
+    starts under the current version it is edited in place, after that the change is the
+    next version."""
+
+    @extend_schema(parameters=[SchemaQuerySerializer], responses=LabelSchemaSerializer)
+    def get(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        query = SchemaQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        versions = LabelSchema.objects.filter(project=project)
+        if "version" in query.validated_data:
+            schema = versions.filter(version=query.validated_data["version"]).first()
+        else:
+            schema = versions.order_by("-version").first()
+        if schema is None:
+            raise Http404("No such schema version.")
+        return Response(schemas.schema_as_dict(schema))
+
+    @extend_schema(request=SchemaWriteSerializer, responses=LabelSchemaSerializer)
+    def put(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        services.require_lead(project, request.user)
+        serializer = SchemaWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        schema = services.save_schema(
+            project=project, actor=request.user, questions=serializer.validated_data["questions"]
+        )
+        return Response(schemas.schema_as_dict(schema))
+
+
+class GuidelinesView(APIView):
+    """The project's guidelines and their versions. Leads change them with PATCH on the
+    project ("guidelines"); once labeling started under a version, a change is a new one."""
+
+    @extend_schema(responses=GuidelinesSerializer)
+    def get(self, request, slug: str):
+        project, _ = project_for_member(request.user, slug)
+        return Response(GuidelinesSerializer(project).data)

@@ -12,8 +12,9 @@ from projects.exceptions import InvalidInput
 from projects.models import ROLES, LabelSchema, Question
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-# Keys the workspace keeps for itself: moving between turns, skipping, help.
-RESERVED_HOTKEYS = {"j", "k", "s", "?"}
+# Keys the workspace keeps for itself: j/k move between turns, s skips, f flags,
+# g shows the guidelines, o opens a long turn, r shows raw text, ? lists the keys.
+RESERVED_HOTKEYS = {"j", "k", "s", "f", "g", "o", "r", "?"}
 MAX_RATING_STEPS = 10
 MAX_QUESTIONS = 60
 MAX_OPTIONS = 30
@@ -83,7 +84,8 @@ def clean_questions(raw: Any) -> list[dict[str, Any]]:
         raise InvalidInput("A schema needs a list of at least one question.")
     if len(raw) > MAX_QUESTIONS:
         raise InvalidInput(f"A schema holds at most {MAX_QUESTIONS} questions.")
-    questions, keys = [], set()
+    questions: list[dict[str, Any]] = []
+    keys: dict[str, int] = {}
     for number, question in enumerate(raw, start=1):
         where = f"questions[{number}]"
         if not isinstance(question, dict):
@@ -95,8 +97,8 @@ def clean_questions(raw: Any) -> list[dict[str, Any]]:
                 "starting with a letter."
             )
         if key in keys:
-            raise InvalidInput(f'Two questions have the key "{key}".')
-        keys.add(key)
+            raise InvalidInput(f'{where}.key "{key}" is already the key of questions[{keys[key]}].')
+        keys[key] = number
         where = f'{where} ("{key}")'
         kind = question.get("kind")
         if kind not in Question.Kind.values:

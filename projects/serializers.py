@@ -1,6 +1,13 @@
 from rest_framework import serializers
 
-from projects.models import MAX_OVERLAP, LabelSchema, Membership, Project, Question
+from projects.models import (
+    MAX_OVERLAP,
+    GuidelinesVersion,
+    LabelSchema,
+    Membership,
+    Project,
+    Question,
+)
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -65,3 +72,34 @@ class LabelSchemaSerializer(serializers.ModelSerializer):
     class Meta:
         model = LabelSchema
         fields = ["version", "questions"]
+
+
+class SchemaQuerySerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="An earlier version; the current one if left out."
+    )
+
+
+class SchemaWriteSerializer(serializers.Serializer):
+    # Only the shape: projects.schemas.clean_questions checks each question, with messages
+    # that name the question and the field.
+    questions = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text=(
+            "The whole list, in order, in the shape GET returns: key, prompt, help, scope "
+            '(turn or conversation), roles, kind, options [{"value", "label", "hotkey"}] for '
+            "single and multi, min and max for rating, required."
+        ),
+    )
+
+
+class GuidelinesVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GuidelinesVersion
+        fields = ["version", "created_at", "in_use"]
+
+
+class GuidelinesSerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="guidelines_version")
+    text = serializers.CharField(source="guidelines", help_text="Markdown.")
+    versions = GuidelinesVersionSerializer(many=True, source="guidelines_versions.all")

@@ -110,13 +110,17 @@ def save_schema(*, project: Project, actor: User, questions: Any) -> LabelSchema
 
     Once an annotation was made under the current version, the change is a new version:
     answers already given keep the questions they answered, and are never re-read under
-    new ones. Before that, the current version is edited in place.
+    new ones. Before that, the current version is edited in place. Saving the same
+    questions again changes nothing.
     """
     require_lead(project, actor)
     cleaned = schemas.clean_questions(questions)
     current = (
         LabelSchema.objects.select_for_update().filter(project=project).order_by("-version").first()
     )
+    if current is not None and _stored_questions(current) == cleaned:
+        # Saving an unchanged schema must not start a new version nobody asked for.
+        return current
     if current is None or current.in_use:
         return create_schema(
             project=project, questions=cleaned, version=(current.version + 1 if current else 1)
@@ -127,6 +131,11 @@ def save_schema(*, project: Project, actor: User, questions: Any) -> LabelSchema
         for position, question in enumerate(cleaned)
     )
     return current
+
+
+def _stored_questions(schema: LabelSchema) -> list[dict[str, Any]]:
+    fields = ["key", "prompt", "help", "scope", "roles", "kind", "options", "required"]
+    return list(schema.questions.values(*fields, "rating_min", "rating_max"))
 
 
 def mark_in_use(*, schema: LabelSchema, project: Project) -> None:

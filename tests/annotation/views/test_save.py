@@ -95,3 +95,74 @@ def test_save_without_htmx_redirects_back_to_the_workspace(client, task):
     )
     assert response.status_code == 302 and response["Location"] == "/projects/support/label/"
     assert Annotation.objects.get(task=task).version == 2
+
+
+def test_a_conflict_leaves_the_page_at_its_stale_version(client, task):
+    client.post(
+        f"/tasks/{task.pk}/save/", {"version": "1", "turns.2.factuality": "correct"}, headers=HTMX
+    )
+    response = client.post(
+        f"/tasks/{task.pk}/save/",
+        {"version": "1", "turns.2.factuality": "fabricated"},
+        headers=HTMX,
+    )
+    # No out-of-band version: the next change from that page is refused as well.
+    assert response.status_code == 409 and "annotation-version" not in response.content.decode()
+
+
+def test_an_unchanged_rewrite_is_not_saved_as_an_answer(client, task):
+    response = client.post(
+        f"/tasks/{task.pk}/save/",
+        {"version": "1", "turns.2.corrected_response": "assistant says 2\r\n"},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    assert services.annotation_answers(Annotation.objects.get(task=task))["turns"] == {}
+
+
+def _beacon_client(task, annotator):
+    """A client that checks CSRF as browsers make Django do, with the page's token."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(annotator)
+    page = browser.get("/projects/support/label/").content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    return browser, token
+
+
+def test_a_beacon_posts_the_form_with_its_csrf_field_and_is_saved(task, annotator):
+    browser, token = _beacon_client(task, annotator)
+    # navigator.sendBeacon(url, new FormData(form)): multipart, no htmx header.
+    response = browser.post(
+        f"/tasks/{task.pk}/save/",
+        {"csrfmiddlewaretoken": token, "version": "1", "turns.2.rationale": "Typed, then left."},
+    )
+    assert response.status_code == 302
+    annotation = Annotation.objects.get(task=task)
+    assert annotation.version == 2
+    assert services.annotation_answers(annotation)["turns"] == {
+        "2": {"rationale": "Typed, then left."}
+    }
+
+
+def test_a_beacon_without_the_csrf_field_is_refused(task, annotator):
+    browser, _token = _beacon_client(task, annotator)
+    response = browser.post(f"/tasks/{task.pk}/save/", {"version": "1"})
+    assert response.status_code == 403 and Annotation.objects.get(task=task).version == 1
+
+
+def test_a_beacon_with_a_stale_version_is_refused_not_applied(client, task, annotator):
+    client.post(
+        f"/tasks/{task.pk}/save/", {"version": "1", "turns.2.factuality": "correct"}, headers=HTMX
+    )
+    browser, token = _beacon_client(task, annotator)
+    response = browser.post(
+        f"/tasks/{task.pk}/save/",
+        {"csrfmiddlewaretoken": token, "version": "1", "turns.2.factuality": "fabricated"},
+    )
+    assert response.status_code == 409
+    assert "changed elsewhere" in response.content.decode()
+    annotation = Annotation.objects.get(task=task)
+    assert annotation.version == 2
+    assert services.annotation_answers(annotation)["turns"] == {"2": {"factuality": "correct"}}

@@ -1,0 +1,60 @@
+"""The workspace renders with the same number of queries for 6 turns as for 60."""
+
+import pytest
+
+from annotation import services
+from annotation.models import Flag, Turn
+from projects import services as project_services
+from tests.factories import ConversationFactory, claimed_task
+
+pytestmark = pytest.mark.django_db
+
+# What the 6-turn page needs: the session and the user (2), the membership (1), the claim
+# (the task in progress and its lease, in a savepoint: 4), the task with its annotation,
+# the questions, the turns, the answers (4), the position in the queue (2) and the
+# expertise names of the skip form (1). Markdown, tool calls, sources and guidelines come
+# from rows already loaded.
+QUERIES = 14
+
+SOURCES = [{"id": "policy", "title": "Wire policy", "text": "Wires sent before 6 p.m. go today."}]
+
+
+def _labeled_task(project, annotator, owner, turns: int):
+    project_services.update_project(
+        project=project, actor=owner, guidelines="# Rules\n\nCite the **policy**."
+    )
+    conversation = ConversationFactory(project=project, turns=turns, metadata={"sources": SOURCES})
+    Turn.objects.filter(conversation=conversation, role="assistant").update(
+        metadata={"tool_calls": [{"function": {"name": "lookup", "arguments": '{"q": 1}'}}]}
+    )
+    task = claimed_task(project, annotator, conversation)
+    answers = {
+        str(index): {
+            "observed_behavior": ["answered"],
+            "expected_behavior": "answer",
+            "factuality": "correct",
+            "corrected_response": "Better.",
+        }
+        for index in range(2, turns, 2)
+    }
+    services.save_annotation(
+        task=task, user=annotator, version=1, turns=answers, conversation={"overall": 4}
+    )
+    Flag.objects.create(
+        project=project, conversation=conversation, raised_by=annotator, kind="pii", note="x"
+    )
+    return task
+
+
+@pytest.mark.parametrize("turns", [6, 60])
+def test_the_workspace_needs_the_same_queries_for_any_number_of_turns(
+    client, project, annotator, owner, turns, django_assert_max_num_queries
+):
+    _labeled_task(project, annotator, owner, turns)
+    client.force_login(annotator)
+    with django_assert_max_num_queries(QUERIES):
+        response = client.get("/projects/support/label/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="turn-{turns - 1}"' in html and "Guidelines v" in html
+    assert html.count("<code>lookup</code>") == (turns - 1) // 2  # the assistant turns
