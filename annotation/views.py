@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseLocation, retarget
 from accounts.models import ExpertiseTag
 from annotation import exceptions, forms, imports, queue, services
 from annotation.models import ESCALATED, Annotation, AssignmentJob, Flag, Task
+from projects import cache as schema_cache
 from projects.access import project_for_member
 from projects.models import Membership, Project, Question
 
@@ -85,7 +86,7 @@ def _workspace_context(
     # A constant number of queries whatever the length of the conversation (see
     # tests/annotation/views/test_workspace_queries.py): everything per turn is in memory.
     annotation = task.annotation
-    questions = list(annotation.schema.questions.all())
+    questions = schema_cache.schema_questions(annotation.schema)
     turns = list(task.conversation.turns.order_by("index"))
     sources = forms.conversation_sources(task.conversation.metadata)
     panels, conversation_fields = forms.build_panels(
@@ -157,8 +158,10 @@ def _posted_version(request: HttpRequest) -> int:
 
 
 def _save(request: HttpRequest, task: Task, *, submit: bool) -> Annotation:
-    questions = list(task.annotation.schema.questions.all())
-    turns = list(task.conversation.turns.only("index", "role", "text"))
+    questions = schema_cache.schema_questions(task.annotation.schema)
+    # conversation_id too: through the related manager, Django sets it on every turn and
+    # would otherwise fetch it once per turn.
+    turns = list(task.conversation.turns.only("index", "role", "text", "conversation_id"))
     payload = forms.payload_from_post(request.POST, questions, turns)
     return services.save_annotation(
         task=task,

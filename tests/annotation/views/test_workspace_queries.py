@@ -5,6 +5,7 @@ import pytest
 from annotation import services
 from annotation.models import Flag, Turn
 from projects import services as project_services
+from projects.models import LabelSchema
 from tests.factories import ConversationFactory, claimed_task
 
 pytestmark = pytest.mark.django_db
@@ -58,3 +59,28 @@ def test_the_workspace_needs_the_same_queries_for_any_number_of_turns(
     html = response.content.decode()
     assert f'id="turn-{turns - 1}"' in html and "Guidelines v" in html
     assert html.count("<code>lookup</code>") == (turns - 1) // 2  # the assistant turns
+
+
+# An autosave: the session and the user (2), the task (1), the turns (1), then the save in
+# its transaction (savepoint, the task locked with its annotation, the turns, the answers,
+# their update, the annotation, the task: 9). The questions come from the schema cache.
+SAVE_QUERIES = 14
+
+
+@pytest.mark.parametrize("turns", [6, 60])
+def test_an_autosave_needs_the_same_queries_for_any_number_of_turns(
+    client, project, annotator, owner, turns, django_assert_max_num_queries
+):
+    task = _labeled_task(project, annotator, owner, turns)
+    LabelSchema.objects.filter(project=project).update(in_use=True)  # as a claim marks it
+    client.force_login(annotator)
+    client.get("/projects/support/label/")  # the schema's questions are now cached
+    form = {
+        "version": "2",
+        "turns.2.factuality": "fabricated",
+        "turns.2.expected_behavior": "answer",
+    }
+    with django_assert_max_num_queries(SAVE_QUERIES):
+        response = client.post(f"/tasks/{task.pk}/save/", form, headers={"HX-Request": "true"})
+    assert response.status_code == 200, response.content
+    assert 'id="annotation-version" value="3"' in response.content.decode()
