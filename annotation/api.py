@@ -35,6 +35,15 @@ from projects.access import project_for_member
 from projects.models import Membership
 
 
+def _accepted(job, url_name: str, request) -> Response:
+    """202 for a queued job: where it stands (it may have run already) and where to poll."""
+    job.refresh_from_db(fields=["status"])
+    url = reverse(url_name, args=[job.pk], request=request)
+    return Response(
+        {"id": job.pk, "status": job.status, "url": url}, status=status.HTTP_202_ACCEPTED
+    )
+
+
 def _task_payload(task: Task) -> dict:
     """What TaskSerializer describes, built directly: this is the hottest response."""
     task = Task.objects.select_related("conversation", "annotation__schema").get(pk=task.pk)
@@ -178,11 +187,7 @@ class ImportListView(APIView):
             upload=serializer.validated_data["file"],
             format=serializer.validated_data.get("format") or None,
         )
-        job.refresh_from_db(fields=["status"])
-        url = reverse("api:import", args=[job.pk], request=request)
-        return Response(
-            {"id": job.pk, "status": job.status, "url": url}, status=status.HTTP_202_ACCEPTED
-        )
+        return _accepted(job, "api:import", request)
 
 
 class ImportDetailView(APIView):
@@ -252,11 +257,7 @@ class AssignmentListView(APIView):
             expertise=data["expertise"],
             priority=data["priority"],
         )
-        job.refresh_from_db(fields=["status"])
-        url = reverse("api:assignment", args=[job.pk], request=request)
-        return Response(
-            {"id": job.pk, "status": job.status, "url": url}, status=status.HTTP_202_ACCEPTED
-        )
+        return _accepted(job, "api:assignment", request)
 
 
 class AssignmentDetailView(APIView):

@@ -8,7 +8,6 @@ written in one transaction: a bad record anywhere rolls the whole import back.
 Import jobs wrap this for uploads: a Celery task runs them, the page and the API poll them.
 """
 
-import logging
 import os
 import pickle
 import signal
@@ -27,19 +26,18 @@ import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
-from django.db import InterfaceError, OperationalError, connection, reset_queries, transaction
+from django.db import connection, reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from annotation import importers, queue
+from annotation import importers, jobs, queue
 from annotation.exceptions import ImportFailed, InvalidInput, NotFound
 from annotation.models import Conversation, ImportJob, Task, Turn
 from projects import services as project_services
 from projects.models import Project
 
 BATCH_SIZE = 1000
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -605,26 +603,14 @@ def run_import_job(job_id: int) -> ImportJob:
     waits and then finds the job finished. Progress goes through the cache, because
     nothing written inside the transaction is visible until it commits.
     """
-    now = timezone.now()
-    claimed = ImportJob.objects.filter(
-        pk=job_id, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING]
-    ).update(status=ImportJob.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
-    if not claimed:
-        return ImportJob.objects.get(pk=job_id)
-    try:
-        job = _run_claimed_import(job_id)
-    except (OperationalError, InterfaceError):
-        raise  # transient: the task retries, and the job is still "running"
-    except Exception as exc:
-        logger.exception("import job %s failed", job_id)
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportJob.Status.FAILED,
-            message=f"The import stopped on an unexpected error ({exc}); nothing was imported.",
-            finished_at=timezone.now(),
-        )
-        # Logged above; the job row tells the user. Re-raising would only fail the upload
-        # request too when Celery runs eagerly.
-        job = ImportJob.objects.get(pk=job_id)
+    job = jobs.run(
+        ImportJob,
+        job_id,
+        _run_claimed_import,
+        failed="The import stopped on an unexpected error ({error}); nothing was imported.",
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
     cache.delete(_progress_key(job.pk))
     return job
 

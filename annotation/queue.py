@@ -10,7 +10,6 @@ Invariants every function here keeps, under any concurrency:
 """
 
 import heapq
-import logging
 import random
 import statistics
 from collections import defaultdict
@@ -19,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import ExpertiseTag, User
+from annotation import jobs
 from annotation.exceptions import Conflict, InvalidInput, NotAllowed, NotFound
 from annotation.models import (
     ESCALATED,
@@ -38,7 +38,6 @@ from annotation.models import (
 from projects import services as project_services
 from projects.models import LabelSchema, Membership, Project
 
-logger = logging.getLogger(__name__)
 ASSIGNMENT_CHUNK = 500
 PRIORITY_MIN, PRIORITY_MAX = -(2**31), 2**31 - 1
 BUCKETS = (
@@ -760,28 +759,16 @@ def run_assignment_job(job_id: int) -> AssignmentJob:
     Safe to run again: a finished job is left alone, and a rerun after a crash carries on
     (conversations already done have no open slot left for the same people).
     """
-    claimed = AssignmentJob.objects.filter(
-        pk=job_id, status__in=[AssignmentJob.Status.QUEUED, AssignmentJob.Status.RUNNING]
-    ).update(status=AssignmentJob.Status.RUNNING)
+    return jobs.run(
+        AssignmentJob,
+        job_id,
+        _run_assignments,
+        failed="Stopped on an unexpected error ({error}); what was done so far stays.",
+    )
+
+
+def _run_assignments(job_id: int) -> AssignmentJob:
     job = AssignmentJob.objects.select_related("project", "expertise").get(pk=job_id)
-    if not claimed:
-        return job
-    try:
-        return _run_assignments(job)
-    except (OperationalError, InterfaceError):
-        raise  # transient: the task retries, and the job is still "running"
-    except Exception as exc:
-        logger.exception("assignment job %s failed", job_id)
-        AssignmentJob.objects.filter(pk=job_id).update(
-            status=AssignmentJob.Status.FAILED,
-            message=f"Stopped on an unexpected error ({exc}); what was done so far stays.",
-            finished_at=timezone.now(),
-        )
-        job.refresh_from_db()
-        return job
-
-
-def _run_assignments(job: AssignmentJob) -> AssignmentJob:
     project = job.project
     users = list(job.annotators.order_by("username"))
     load = _open_load(project, users) if users else {}
