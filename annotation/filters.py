@@ -27,8 +27,4 @@ class TaskFilter(django_filters.FilterSet):
         fields = ["status", "assignee"]
 
     def filter_status(self, queryset, name: str, value: str):
-        if value == ESCALATED:
-            return queryset.escalated()
-        if value == Task.Status.OPEN:
-            return queryset.pool()
-        return queryset.filter(status=value)
+        return queryset.in_bucket(value)

@@ -76,6 +76,15 @@ class TaskQuerySet(models.QuerySet):
     def escalated(self) -> "TaskQuerySet":
         return self.filter(status=Task.Status.OPEN, required_expertise__isnull=False)
 
+    def in_bucket(self, bucket: str) -> "TaskQuerySet":
+        """Tasks counted under a dashboard bucket (see task_bucket): "open" is the pool,
+        "escalated" the open tasks waiting for an expert, anything else a status."""
+        if bucket == ESCALATED:
+            return self.escalated()
+        if bucket == Task.Status.OPEN:
+            return self.pool()
+        return self.filter(status=bucket)
+
     def for_annotator(self, user) -> "TaskQuerySet":
         return self.filter(assignee=user)
 
@@ -106,8 +115,6 @@ class Task(models.Model):
 
     # The statuses that hold one of the conversation's `overlap` slots.
     LIVE_STATUSES = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.SUBMITTED)
-    # The statuses of a task that went back to the pool (a replacement took its slot).
-    RETURNED_STATUSES = (Status.SKIPPED, Status.EXPIRED, Status.RELEASED)
 
     # Foreign keys are covered by the composite indexes below (leading columns).
     project = models.ForeignKey(
@@ -212,14 +219,6 @@ class Task(models.Model):
     @property
     def bucket(self) -> str:
         return task_bucket(self.status, self.required_expertise_id)
-
-    def lease_is_active(self, now=None) -> bool:
-        now = now or timezone.now()
-        return (
-            self.status == self.Status.IN_PROGRESS
-            and self.lease_expires_at is not None
-            and self.lease_expires_at > now
-        )
 
 
 ESCALATED = "escalated"

@@ -142,12 +142,7 @@ def _claim_open(candidates: QuerySet, project: Project, user: User, now: datetim
     """Claim the first of the candidate open tasks that nobody else is claiming."""
     lease = _lease_end(project, now)
     for _attempt in range(100):
-        candidate = (
-            candidates.select_for_update(skip_locked=True)
-            .order_by("-priority", "id")
-            .values_list("id", "conversation_id", "required_expertise_id", "priority")
-            .first()
-        )
+        candidate = _first_free(candidates).first()
         if candidate is None:
             return None
         task_id, conversation_id, expertise_id, priority = candidate
@@ -245,30 +240,33 @@ def _claim(project: Project, user: User, now: datetime) -> Task | None:
 
     if not project.serves_pool:
         return None
-    mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
     expertise = list(user.expertise.values_list("id", flat=True))
     if expertise:
-        escalated = Task.objects.escalated().filter(
-            project=project, required_expertise_id__in=expertise
-        )
-        task = _claim_open(escalated.exclude(conversation_id__in=mine), project, user, now)
+        escalated = Task.objects.escalated().filter(required_expertise_id__in=expertise)
+        task = _claim_open(_not_had(escalated, project, user), project, user, now)
         if task is not None:
             return task
-    pool = Task.objects.pool().filter(project=project).exclude(conversation_id__in=mine)
-    return _claim_open(pool, project, user, now)
+    return _claim_open(_not_had(Task.objects.pool(), project, user), project, user, now)
+
+
+def _not_had(tasks: QuerySet, project: Project, user: User) -> QuerySet:
+    """The project's tasks among these, of conversations the user never had a task on."""
+    mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
+    return tasks.filter(project=project).exclude(conversation_id__in=mine)
+
+
+def _first_free(candidates: QuerySet) -> QuerySet:
+    """The first candidate by priority that no one else is claiming right now."""
+    return (
+        candidates.select_for_update(skip_locked=True)
+        .order_by("-priority", "id")
+        .values_list("id", "conversation_id", "required_expertise_id", "priority")
+    )
 
 
 def claim_query(project: Project, user: User) -> QuerySet:
     """The pool query claim_next_task runs, for checking its plan (see the tests)."""
-    mine = Task.objects.filter(project=project, assignee=user).values("conversation_id")
-    return (
-        Task.objects.pool()
-        .filter(project=project)
-        .exclude(conversation_id__in=mine)
-        .select_for_update(skip_locked=True)
-        .order_by("-priority", "id")
-        .values_list("id", "required_expertise_id")[:1]
-    )
+    return _first_free(_not_had(Task.objects.pool(), project, user))[:1]
 
 
 # --- Giving work back -----------------------------------------------------------------
@@ -478,13 +476,7 @@ def filter_conversations(project: Project, filters: dict[str, Any]) -> QuerySet:
     if status := filters.get("status"):
         if status not in STATUS_CHOICES:
             raise InvalidInput(f'Unknown status "{status}" (expected {", ".join(STATUS_CHOICES)}).')
-        tasks = Task.objects.filter(project=project)
-        if status == "open":
-            tasks = tasks.pool()
-        elif status == "escalated":
-            tasks = tasks.escalated()
-        else:
-            tasks = tasks.filter(status=status)
+        tasks = Task.objects.filter(project=project).in_bucket(status)
         conversations = conversations.filter(id__in=tasks.values("conversation_id"))
     if labeled := filters.get("labeled"):
         if labeled not in LABELED_CHOICES:

@@ -410,13 +410,8 @@ def _task_list(request: HttpRequest, project: Project) -> dict[str, Any]:
     form = forms.TaskListForm(request.GET, project=project)
     data = form.cleaned_data if form.is_valid() else {}
     tasks = Task.objects.filter(project=project)
-    status = data.get("task_status")
-    if status == ESCALATED:
-        tasks = tasks.escalated()
-    elif status == Task.Status.OPEN:
-        tasks = tasks.pool()
-    elif status:
-        tasks = tasks.filter(status=status)
+    if status := data.get("task_status"):
+        tasks = tasks.in_bucket(status)
     if data.get("assignee"):
         tasks = tasks.filter(assignee__username=data["assignee"])
     if data.get("after"):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from projects import schemas
 from projects.models import (
     MAX_OVERLAP,
     GuidelinesVersion,
@@ -58,12 +59,7 @@ class QuestionSerializer(serializers.ModelSerializer):
         model = Question
         fields = ["key", "prompt", "help", "scope", "roles", "kind", "options", "required"]
 
-    def to_representation(self, question: Question) -> dict:
-        data = super().to_representation(question)
-        if question.kind == Question.Kind.RATING:
-            data["min"] = question.rating_min
-            data["max"] = question.rating_max
-        return data
+    # Rating questions also carry "min" and "max" (see projects.schemas.schema_as_dict).
 
 
 class LabelSchemaSerializer(serializers.ModelSerializer):
@@ -72,6 +68,9 @@ class LabelSchemaSerializer(serializers.ModelSerializer):
     class Meta:
         model = LabelSchema
         fields = ["version", "questions"]
+
+    def to_representation(self, schema: LabelSchema) -> dict:
+        return schemas.schema_as_dict(schema)
 
 
 class SchemaQuerySerializer(serializers.Serializer):
