@@ -84,7 +84,9 @@ class Command(BaseCommand):
                 overlap=2,
             )
         for user, role in users.values():
-            Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+            project_services.set_membership(
+                project=project, actor=users["lead"][0], username=user.username, role=role
+            )
         project_services.grant_lead_admin(users["lead"][0])
 
         with FIXTURE.open("rb") as stream:
