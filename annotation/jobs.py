@@ -12,6 +12,8 @@ from annotation.models import JobStatus
 
 logger = logging.getLogger(__name__)
 J = TypeVar("J", bound=Model)
+# Errors worth a retry (the database went away or restarted); anything else fails the job.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 def run(model: type[J], job_id: int, work: Callable[[int], J], *, failed: str, **claim_fields) -> J:
@@ -28,7 +30,7 @@ def run(model: type[J], job_id: int, work: Callable[[int], J], *, failed: str, *
         return model.objects.get(pk=job_id)
     try:
         return work(job_id)
-    except (OperationalError, InterfaceError):
+    except TRANSIENT:
         raise
     except Exception as exc:
         logger.exception("%s %s failed", model.__name__, job_id)

@@ -1,10 +1,15 @@
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-from annotation import imports, queue
+from annotation import imports, jobs, queue
 
 # Every task is thin and idempotent (acks_late: it may run twice); the work is in services.
-TRANSIENT = (OperationalError, InterfaceError)
+job_task = shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=jobs.TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -13,25 +18,13 @@ def release_expired_leases() -> int:
     return queue.release_expired_leases()
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=3,
-)
+@job_task
 def import_file(job_id: int) -> str:
     """Import an uploaded file (a finished job is left alone)."""
     return imports.run_import_job(job_id).status
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=3,
-)
+@job_task
 def distribute_assignments(job_id: int) -> str:
     """Carry out a lead's bulk assignment (a finished job is left alone)."""
     return queue.run_assignment_job(job_id).status

@@ -1,6 +1,6 @@
 """Read conversation files in every supported format into plain records.
 
-Nothing here touches the database: `annotation.services` writes what this yields.
+Nothing here touches the database: `annotation.imports` writes what this yields.
 """
 
 from collections.abc import Iterator

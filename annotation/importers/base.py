@@ -19,7 +19,7 @@ from annotation.importers.records import (
     RecordError,
     TurnData,
     check_text,
-    has_nul,
+    nul_path,
 )
 
 # Sibling replies beyond this many are counted, not copied onto every path through a tree.
@@ -86,28 +86,9 @@ def check_storable(record: dict) -> None:
     except TypeError:
         raise RecordError("holds an integer too large to store (the limit is 64 bits)") from None
     if b"\\u0000" in data:
-        path = _nul_path(record, "")
+        path = nul_path(record)
         if path is not None:
             raise RecordError(f"{path} contains a NUL character, which cannot be stored")
-
-
-def _nul_path(value: Any, path: str) -> str | None:
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{path}.{key}" if path else key
-            if "\x00" in key:
-                return inner
-            found = _nul_path(item, inner)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
 
 
 def loads_or_keep(value: Any) -> Any:
@@ -119,7 +100,7 @@ def loads_or_keep(value: Any) -> Any:
     except orjson.JSONDecodeError:
         return value
     # An escaped NUL inside the string only becomes a NUL once decoded.
-    if "\\u0000" in value and has_nul(decoded):
+    if "\\u0000" in value and nul_path(decoded) is not None:
         return value
     return decoded
 

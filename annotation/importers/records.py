@@ -29,8 +29,6 @@ class ConversationData:
     turns: list[TurnData]
     metadata: dict[str, Any] = field(default_factory=dict)
     _hash: str | None = field(default=None, init=False, repr=False, compare=False)
-    # The turns preformatted for PostgreSQL's COPY, when the importer wants them.
-    copy_rows: list[bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def content_hash(self) -> str:
         if self._hash is None:
@@ -59,9 +57,6 @@ class Problem:
         if self.record is not None:
             return {"record": self.record, "message": self.message}
         return {"line": self.line, "message": self.message}
-
-    def __str__(self) -> str:
-        return describe_problem(self.as_dict())
 
 
 def describe_problem(problem: dict[str, Any]) -> str:
@@ -121,16 +116,25 @@ def json_object(value: Any, where: str) -> dict:
         return {}
     if not isinstance(value, dict):
         raise RecordError(f"{where} must be an object")
-    if has_nul(value):
-        raise RecordError(f"{where} contains a NUL character")
+    # NUL characters are refused for the whole record at once (base.check_storable).
     return value
 
 
-def has_nul(value: Any) -> bool:
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where in a JSON value a NUL character stands ("a.b[2]"), or None."""
     if isinstance(value, str):
-        return "\x00" in value
+        return path if "\x00" in value else None
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else key
+            if "\x00" in key:
+                return inner
+            found = nul_path(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None

@@ -1371,6 +1371,23 @@ def test_nul_in_metadata_is_named_by_its_path():
     assert problem(record) == "turns[0].frames[0] contains a NUL character, which cannot be stored"
 
 
+@pytest.mark.parametrize(
+    ("record", "path"),
+    [
+        (
+            {"id": "a", "turns": [{"role": "user", "text": "Hi"}], "metadata": {"n": "\x00"}},
+            "metadata.n",
+        ),
+        (
+            {"id": "a", "turns": [{"role": "user", "text": "Hi", "metadata": {"\x00": 1}}]},
+            "turns[0].metadata.\x00",
+        ),
+    ],
+)
+def test_nul_in_native_metadata_is_refused_by_its_path(record, path):
+    assert problem(record) == f"{path} contains a NUL character, which cannot be stored"
+
+
 def test_an_escaped_backslash_u0000_in_text_is_not_a_nul():
     record = {"prompt": "literally \\u0000", "response": ""}
     assert parse(record).turns[0].text == "literally \\u0000"
