@@ -28,6 +28,7 @@ from django.core.cache import cache
 from django.core.files import File
 from django.db import connection, reset_queries, transaction
 from django.db.models import F
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts.models import User
@@ -473,8 +474,7 @@ def import_conversations(
     import twice is harmless. Every record is checked; with any bad record nothing is
     written and ImportFailed lists up to IMPORT_MAX_ERRORS problems by line or record.
     """
-    if format is not None and format not in importers.FORMATS:
-        raise InvalidInput(f'Unknown format "{format}" (expected {", ".join(importers.FORMATS)}).')
+    _check_format(format)
     result = ImportResult(format=format, bytes_total=_stream_size(stream))
     problems: list[importers.Problem] = []
     max_errors = settings.IMPORT_MAX_ERRORS
@@ -482,6 +482,10 @@ def import_conversations(
     writer = writer_class(project, job)
 
     with transaction.atomic():
+        # One import at a time per project (uploads and the CLI alike), so two files with
+        # the same ids never collide: the second waits, then skips what the first brought.
+        # NO KEY UPDATE still lets other transactions insert rows that point at the project.
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
         if isinstance(writer, _CopyWriter) and _can_fork():
             chunks = _ForkedParse(stream, format, writer)
         else:
@@ -556,12 +560,14 @@ def _progress_key(job_id: int) -> str:
     return f"import-progress:{job_id}"
 
 
+def _check_format(format: str | None) -> None:
+    if format and format not in importers.FORMATS:
+        raise InvalidInput(f'Unknown format "{format}" (expected {", ".join(importers.FORMATS)}).')
+
+
 def _human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return ""
+    # Plain spaces: the message is read by scripts as well as people.
+    return filesizeformat(size).replace("\xa0", " ")
 
 
 def create_import_job(
@@ -569,8 +575,7 @@ def create_import_job(
 ) -> ImportJob:
     """Keep an uploaded file and queue its import; leads only."""
     project_services.require_lead(project, user)
-    if format and format not in importers.FORMATS:
-        raise InvalidInput(f'Unknown format "{format}" (expected {", ".join(importers.FORMATS)}).')
+    _check_format(format)
     limit = settings.IMPORT_MAX_FILE_BYTES
     if upload.size > limit:
         raise InvalidInput(
@@ -624,9 +629,6 @@ def _run_claimed_import(job_id: int) -> ImportJob:
         )
         if job.is_finished:
             return job
-        # One import at a time per project, so two files with the same ids never collide.
-        # NO KEY UPDATE still lets other transactions insert rows that point at the project.
-        Project.objects.select_for_update(no_key=True).filter(pk=job.project_id).first()
 
         def progress(result: ImportResult) -> None:
             cache.set(
@@ -756,6 +758,3 @@ def get_import_job(*, job_id: int, user: User) -> ImportJob:
     if job.created_by_id != user.pk and (membership is None or not membership.is_lead):
         raise NotFound("No such import.")
     return job
-
-
-# --- Claiming tasks ---------------------------------------------------------------------

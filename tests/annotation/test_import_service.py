@@ -2,14 +2,18 @@
 
 import io
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from annotation import imports
 from annotation.exceptions import ImportFailed, InvalidInput
 from annotation.models import Conversation, Task, Turn
 from tests.factories import ProjectFactory
+from tests.helpers import requires_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -317,3 +321,43 @@ def test_cookbook_toy_file_is_refused_at_line_5_under_a_lower_character_limit(pr
         }
     ]
     assert_nothing_written()
+
+
+# --- Two imports at once ----------------------------------------------------------------
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_ids_at_once_skip_rather_than_collide(tmp_path):
+    # The CLI and an upload share one project lock: the second waits for the first to
+    # commit, then skips what it brought instead of failing on the unique id.
+    project = ProjectFactory()
+    path = tmp_path / "cli.jsonl"
+    path.write_bytes(jsonl(native("a", "Hi"), native("b", "Hey")))
+    written, second_started = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def hold(_result):  # the first import's rows are written but not committed yet
+        written.set()
+        second_started.wait(10)
+        time.sleep(0.5)
+
+    def first_import():
+        try:
+            imports.import_local_file(project=project, path=path, on_progress=hold)
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_import)
+    thread.start()
+    assert written.wait(10)
+    second_started.set()
+    result = run_import(project, jsonl(native("b", "Hey"), native("c", "Yo")))
+    thread.join(30)
+
+    assert errors == []
+    assert (result.conversations, result.skipped) == (1, 1)
+    ids = sorted(Conversation.objects.values_list("external_id", flat=True))
+    assert ids == ["a", "b", "c"]
