@@ -36,7 +36,7 @@ from annotation.models import (
     task_bucket,
 )
 from projects import services as project_services
-from projects.models import LabelSchema, Membership, Project
+from projects.models import MAX_OVERLAP, LabelSchema, Membership, Project
 
 ASSIGNMENT_CHUNK = 500
 PRIORITY_MIN, PRIORITY_MAX = -(2**31), 2**31 - 1
@@ -719,12 +719,21 @@ def _assign_chunk(
 
 
 def _unassign_chunk(project: Project, conversation_ids: list[int], users: list[User]) -> _Outcome:
-    tasks = Task.objects.select_for_update().filter(
-        conversation_id__in=conversation_ids, status=Task.Status.ASSIGNED
-    )
+    tasks = Task.objects.filter(conversation_id__in=conversation_ids)
     if users:
         tasks = tasks.filter(assignee__in=users)
-    rows = list(tasks.values_list("id", "conversation_id", "required_expertise_id"))
+    rows = _unassign(project, tasks)
+    touched = {conversation_id for _, conversation_id, _ in rows}
+    return _Outcome(changed=len(rows), skipped=len(conversation_ids) - len(touched))
+
+
+def _unassign(project: Project, tasks: QuerySet) -> list[tuple[int, int, int | None]]:
+    """Hand the assigned, unstarted ones of `tasks` back to the pool, counts included."""
+    rows = list(
+        tasks.select_for_update()
+        .filter(status=Task.Status.ASSIGNED)
+        .values_list("id", "conversation_id", "required_expertise_id")
+    )
     Task.objects.filter(pk__in=[task_id for task_id, _, _ in rows]).update(
         status=Task.Status.OPEN, assignee=None, assigned_at=None
     )
@@ -733,8 +742,7 @@ def _unassign_chunk(project: Project, conversation_ids: list[int], users: list[U
         moves[Task.Status.ASSIGNED] -= 1
         moves[task_bucket(Task.Status.OPEN, expertise_id)] += 1  # escalated stays escalated
     count_moves(project.pk, moves)
-    touched = {conversation_id for _, conversation_id, _ in rows}
-    return _Outcome(changed=len(rows), skipped=len(conversation_ids) - len(touched))
+    return rows
 
 
 def _prioritize_chunk(conversation_ids: list[int], priority: int) -> _Outcome:
@@ -901,21 +909,15 @@ def update_project_settings(*, project: Project, actor: User, **changes: Any) ->
 
     A new `overlap` adds or removes open slots so every conversation has that many live
     tasks (work already started or done is never taken away); switching to the pool mode
-    hands assigned, unstarted work back to the pool, where it will be served.
+    hands assigned, unstarted work back to the pool, where it will be served. The counts
+    move with the tasks, in the same transaction, like every other change to tasks.
     """
     old_overlap, old_mode = project.overlap, project.assignment_mode
     project = project_services.update_project(project=project, actor=actor, **changes)
-    changed = False
     if project.overlap != old_overlap:
         _resize_slots(project)
-        changed = True
     if project.assignment_mode != old_mode and not project.serves_assigned:
-        Task.objects.filter(project=project, status=Task.Status.ASSIGNED).update(
-            status=Task.Status.OPEN, assignee=None, assigned_at=None
-        )
-        changed = True
-    if changed:
-        recount(project)
+        _unassign(project, Task.objects.filter(project=project))
     return project
 
 
@@ -925,6 +927,8 @@ def _resize_slots(project: Project) -> None:
     task = connection.ops.quote_name(Task._meta.db_table)
     conversation = connection.ops.quote_name(Conversation._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    slots = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(1, MAX_OVERLAP + 1))
+    moves: dict[str, int] = defaultdict(int)
     with connection.cursor() as cursor:
         # Too few: one more open task per missing slot (a conversation at a time is not
         # needed: the numbers table below makes it one statement).
@@ -934,12 +938,11 @@ def _resize_slots(project: Project) -> None:
             f"JOIN (SELECT conversation_id, COUNT(*) AS n FROM {task} "
             f"      WHERE project_id = %s AND status IN ({marks}) GROUP BY conversation_id) l "
             f"  ON l.conversation_id = c.id "
-            f"JOIN (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 "
-            f"      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 "
-            f"      UNION ALL SELECT 9 UNION ALL SELECT 10) slots ON slots.k <= %s - l.n "
+            f"JOIN ({slots}) slots ON slots.k <= %s - l.n "
             f"WHERE c.project_id = %s",
             [Task.Status.OPEN, now, project.pk, *live, project.overlap, project.pk],
         )
+        moves[Task.Status.OPEN] += cursor.rowcount
         # Too many: drop open slots (newest first), never work already given out.
         cursor.execute(
             f"DELETE FROM {task} WHERE id IN ("
@@ -951,6 +954,9 @@ def _resize_slots(project: Project) -> None:
             f"   WHERE project_id = %s AND status IN ({marks}) GROUP BY conversation_id) l"
             f"   ON l.conversation_id = t.conversation_id"
             f"  WHERE t.project_id = %s AND t.status = %s) ranked"
-            f" WHERE r <= n - %s)",
+            f" WHERE r <= n - %s) RETURNING required_expertise_id",
             [project.pk, *live, project.pk, Task.Status.OPEN, project.overlap],
         )
+        for (expertise_id,) in cursor.fetchall():
+            moves[task_bucket(Task.Status.OPEN, expertise_id)] -= 1
+    count_moves(project.pk, moves)

@@ -491,6 +491,17 @@ def test_raising_and_lowering_the_overlap_keeps_every_conversation_at_it(project
     assert_counts_match(project)
 
 
+def test_a_new_overlap_moves_the_counts_without_rewriting_them(project, owner):
+    ConversationFactory.create_batch(4, project=project)
+    # A move another transaction committed meanwhile, which a scan of the tasks could not
+    # see yet: rewriting the counts from such a scan would lose it.
+    queue.count_moves(project.pk, {"submitted": 5})
+    queue.update_project_settings(project=project, actor=owner, overlap=3)
+    assert (queue.task_counts(project)["open"], queue.task_counts(project)["submitted"]) == (12, 5)
+    queue.update_project_settings(project=project, actor=owner, overlap=2)
+    assert (queue.task_counts(project)["open"], queue.task_counts(project)["submitted"]) == (8, 5)
+
+
 def test_switching_to_the_pool_hands_assigned_work_back(project, owner, annotator):
     set_mode(project, owner, "assigned")
     ConversationFactory.create_batch(2, project=project)
