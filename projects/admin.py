@@ -38,6 +38,16 @@ class ProjectAdmin(LeadScopedAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
     raw_id_fields = ("created_by",)
+    # The services keep these in step with the tasks and the guidelines versions (a new
+    # overlap adds or drops task slots; changed guidelines may start a version). The admin
+    # would only change the column, so they are changed in the app or over the API.
+    managed_fields = ("overlap", "assignment_mode", "guidelines")
+    versioning_fields = ("guidelines_version", "guidelines_in_use")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.versioning_fields
+        return self.managed_fields + self.versioning_fields
 
 
 @admin.register(Membership)

@@ -74,7 +74,8 @@ def update_project(*, project: Project, actor: User, **changes: Any) -> Project:
     """Change a project's settings; leads only.
 
     New guidelines after labeling started are a new version: annotations keep pointing at
-    the text they were made under.
+    the text they were made under. A new `overlap` or `assignment_mode` moves tasks: for
+    a project with conversations, call annotation.queue.update_project_settings.
     """
     require_lead(project, actor)
     guidelines = changes.pop("guidelines", None)

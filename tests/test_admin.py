@@ -34,3 +34,14 @@ def test_all_our_models_are_registered():
         m for m in apps.get_models() if m._meta.app_label in {"accounts", "projects", "annotation"}
     ]
     assert sorted(m.__name__ for m in ours if m not in admin.site._registry) == []
+
+
+def test_the_admin_leaves_task_and_guidelines_settings_to_the_services(client, project):
+    # Changing them here would skip adding task slots or starting a guidelines version.
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    change = client.get(reverse("admin:projects_project_change", args=[project.pk]))
+    add = client.get(reverse("admin:projects_project_add"))
+    for field in ("overlap", "assignment_mode", "guidelines", "guidelines_version"):
+        assert f'name="{field}"' not in change.content.decode(), field
+    assert 'name="overlap"' in add.content.decode()
+    assert 'name="guidelines_version"' not in add.content.decode()
