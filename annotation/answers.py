@@ -40,16 +40,45 @@ MAX_PASSAGES = 20
 MAX_PASSAGE_CHARS = 5_000
 
 
-def conversation_sources(metadata: Mapping[str, Any]) -> dict[str, str]:
-    """The source documents a conversation carries (native `sources`), as {id: text}."""
-    sources = metadata.get("sources") if isinstance(metadata, Mapping) else None
-    if not isinstance(sources, list):
-        return {}
-    return {
-        str(source["id"]): source.get("text") or ""
-        for source in sources
-        if isinstance(source, Mapping) and source.get("id") is not None
-    }
+@dataclass(frozen=True)
+class Source:
+    """A source document of a conversation (metadata["sources"]): cited by evidence answers."""
+
+    id: str
+    title: str
+    text: str
+    url: str = ""
+
+
+def conversation_sources(metadata: Any) -> list[Source]:
+    """The conversation's sources, in order; only http(s) links are kept.
+
+    The workspace shows these and evidence answers are checked against them, so what an
+    annotator sees is exactly what their passages are measured on.
+    """
+    items = metadata.get("sources") if isinstance(metadata, Mapping) else None
+    sources = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping) or item.get("id") is None:
+            continue
+        url = item.get("url")
+        url = url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
+        source_id = str(item["id"])
+        text = item.get("text")
+        sources.append(
+            Source(
+                id=source_id,
+                title=str(item.get("title") or source_id),
+                text=text if isinstance(text, str) else "",
+                url=url,
+            )
+        )
+    return sources
+
+
+def source_texts(sources: Iterable[Source]) -> dict[str, str]:
+    """{id: text} of the sources, as check_evidence reads them."""
+    return {source.id: source.text for source in sources}
 
 
 def check_evidence(value: Any, sources: Mapping[str, str]) -> tuple[Any, str | None]:

@@ -16,6 +16,7 @@ from django.http import QueryDict
 
 from accounts.models import ExpertiseTag
 from annotation import importers
+from annotation.answers import Source
 from annotation.models import AssignmentJob, Flag, Task, Turn
 from projects.models import Membership, Project, Question
 
@@ -90,38 +91,6 @@ def payload_from_post(
 
 
 LONG_TURN_CHARS = 1_200
-
-
-@dataclass(frozen=True)
-class Source:
-    """A source document of a conversation (metadata["sources"]), as the workspace shows it."""
-
-    id: str
-    title: str
-    text: str
-    url: str = ""
-
-
-def conversation_sources(metadata: Any) -> list[Source]:
-    """The conversation's sources, in order; only http(s) links are kept."""
-    items = metadata.get("sources") if isinstance(metadata, Mapping) else None
-    sources = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, Mapping) or item.get("id") is None:
-            continue
-        url = item.get("url")
-        url = url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
-        source_id = str(item["id"])
-        text = item.get("text")
-        sources.append(
-            Source(
-                id=source_id,
-                title=str(item.get("title") or source_id),
-                text=text if isinstance(text, str) else "",
-                url=url,
-            )
-        )
-    return sources
 
 
 def _pretty_json(value: Any) -> str:

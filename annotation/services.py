@@ -110,7 +110,9 @@ def save_annotation(
         questions = schema_cache.schema_questions(annotation.schema)
         turn_rows = list(task.conversation.turns.values_list("index", "role", "id"))
         turn_refs = [answer_rules.TurnRef(index=i, role=role) for i, role, _ in turn_rows]
-        sources = answer_rules.conversation_sources(task.conversation.metadata)
+        sources = answer_rules.source_texts(
+            answer_rules.conversation_sources(task.conversation.metadata)
+        )
         clean, errors = answer_rules.clean_answers(
             questions, turn_refs, turns, conversation, sources
         )

@@ -14,6 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation, retarget
 
 from accounts.models import ExpertiseTag
+from annotation import answers as answer_rules
 from annotation import exceptions, forms, imports, queue, services
 from annotation.models import ESCALATED, Annotation, AssignmentJob, Flag, Task
 from projects import cache as schema_cache
@@ -88,7 +89,7 @@ def _workspace_context(
     annotation = task.annotation
     questions = schema_cache.schema_questions(annotation.schema)
     turns = list(task.conversation.turns.order_by("index"))
-    sources = forms.conversation_sources(task.conversation.metadata)
+    sources = answer_rules.conversation_sources(task.conversation.metadata)
     panels, conversation_fields = forms.build_panels(
         questions, turns, services.annotation_answers(annotation), errors, sources
     )
@@ -100,7 +101,7 @@ def _workspace_context(
         "panels": panels,
         "conversation_fields": conversation_fields,
         "sources": sources,
-        "source_texts": {source.id: source.text for source in sources},
+        "source_texts": answer_rules.source_texts(sources),
         "has_evidence": any(q.kind == Question.Kind.EVIDENCE for q in questions),
         "number": position["done"] + 1,
         "waiting": position["waiting"],

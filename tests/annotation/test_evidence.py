@@ -103,3 +103,16 @@ def test_a_conversation_without_sources_cannot_have_evidence(project, owner, ann
     with pytest.raises(InvalidAnswers) as caught:
         save(task, annotator, [{"source": "kb-7", "start": 0, "end": 3, "verdict": "supported"}])
     assert "no source documents" in caught.value.errors["turns.2.evidence"]
+
+
+def test_a_source_without_text_cannot_be_cited(project, owner, annotator):
+    # The workspace shows such a source empty; checking must measure the same empty text.
+    project_services.save_schema(project=project, actor=owner, questions=[EVIDENCE])
+    sources = [{"id": "kb-3", "text": ["not", "a string"]}]
+    task = claimed_task(
+        project, annotator, ConversationFactory(project=project, metadata={"sources": sources})
+    )
+    with pytest.raises(InvalidAnswers) as caught:
+        save(task, annotator, [{"source": "kb-3", "start": 0, "end": 1, "verdict": "supported"}])
+    assert "0-1 is outside the source (0-0)" in caught.value.errors["turns.2.evidence"]
+    assert Annotation.objects.get(task=task).version == 1

@@ -106,7 +106,7 @@ def test_a_saved_rewrite_is_shown_instead_of_the_turn():
 
 
 def test_sources_keep_only_web_links():
-    sources = forms.conversation_sources(
+    sources = answer_rules.conversation_sources(
         {
             "sources": [
                 {"id": 1, "title": "A", "text": "a", "url": "javascript:alert(1)"},
@@ -117,10 +117,10 @@ def test_sources_keep_only_web_links():
         }
     )
     assert sources == [
-        forms.Source(id="1", title="A", text="a", url=""),
-        forms.Source(id="b", title="b", text="b", url="https://example.com/b"),
+        answer_rules.Source(id="1", title="A", text="a", url=""),
+        answer_rules.Source(id="b", title="b", text="b", url="https://example.com/b"),
     ]
-    assert forms.conversation_sources({"sources": "nope"}) == []
+    assert answer_rules.conversation_sources({"sources": "nope"}) == []
 
 
 def test_tool_calls_of_every_shape_are_named_with_indented_arguments():
