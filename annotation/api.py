@@ -49,11 +49,7 @@ def _task_payload(task: Task) -> dict:
     task = Task.objects.select_related("conversation", "annotation__schema").get(pk=task.pk)
     conversation, annotation = task.conversation, task.annotation
     turns = conversation.turns.order_by("index").values("index", "role", "text", "metadata")
-    answers = (
-        {"turns": {}, "conversation": {}}  # never saved: nothing to read back
-        if annotation.version == 1
-        else services.annotation_answers(annotation)
-    )
+    answers = services.annotation_answers(annotation)
     return {
         "id": task.pk,
         "status": task.status,
@@ -177,8 +173,8 @@ class ImportListView(APIView):
         responses={202: OpenApiResponse(description='{"id", "status", "url"}')},
     )
     def post(self, request, slug: str):
-        project, _ = project_for_member(request.user, slug)
-        project_services.require_lead(project, request.user)
+        project, membership = project_for_member(request.user, slug)
+        project_services.check_lead(membership)
         serializer = ImportUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         job = imports.create_import_job(
@@ -243,8 +239,8 @@ class AssignmentListView(APIView):
 
     @extend_schema(request=AssignmentRequestSerializer, responses={202: JobAcceptedSerializer})
     def post(self, request, slug: str):
-        project, _ = project_for_member(request.user, slug)
-        project_services.require_lead(project, request.user)
+        project, membership = project_for_member(request.user, slug)
+        project_services.check_lead(membership)
         serializer = AssignmentRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

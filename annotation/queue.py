@@ -109,7 +109,8 @@ def recount(project: Project) -> dict[str, int]:
 # --- Claiming -------------------------------------------------------------------------
 
 
-def _lease_end(project: Project, now: datetime) -> datetime:
+def lease_end(project: Project, now: datetime) -> datetime:
+    """When a lease taken (or renewed) now runs out."""
     return now + timedelta(minutes=project.lease_minutes)
 
 
@@ -131,8 +132,7 @@ def _start(task: Task, project: Project, user: User, now: datetime, moves: dict[
         started_at=now,
         updated_at=now,
     )
-    if not (schema.in_use and project.guidelines_in_use):
-        project_services.mark_in_use(schema=schema, project=project)
+    project_services.mark_in_use(schema=schema, project=project)
     # Last: the shared count row is held only from here to the commit.
     count_moves(project.pk, moves)
     return task
@@ -140,7 +140,7 @@ def _start(task: Task, project: Project, user: User, now: datetime, moves: dict[
 
 def _claim_open(candidates: QuerySet, project: Project, user: User, now: datetime) -> Task | None:
     """Claim the first of the candidate open tasks that nobody else is claiming."""
-    lease = _lease_end(project, now)
+    lease = lease_end(project, now)
     for _attempt in range(100):
         candidate = _first_free(candidates).first()
         if candidate is None:
@@ -212,7 +212,7 @@ def _claim(project: Project, user: User, now: datetime) -> Task | None:
         .first()
     )
     if current is not None:
-        current.lease_expires_at = _lease_end(project, now)
+        current.lease_expires_at = lease_end(project, now)
         current.save(update_fields=["lease_expires_at"])
         return current
 
@@ -229,12 +229,12 @@ def _claim(project: Project, user: User, now: datetime) -> Task | None:
         ).update(
             status=Task.Status.IN_PROGRESS,
             claimed_at=now,
-            lease_expires_at=_lease_end(project, now),
+            lease_expires_at=lease_end(project, now),
         )
         if started:
             assigned.status = Task.Status.IN_PROGRESS
             assigned.claimed_at = now
-            assigned.lease_expires_at = _lease_end(project, now)
+            assigned.lease_expires_at = lease_end(project, now)
             moves = {Task.Status.ASSIGNED: -1, Task.Status.IN_PROGRESS: 1}
             return _start(assigned, project, user, now, moves)
 
@@ -272,18 +272,32 @@ def claim_query(project: Project, user: User) -> QuerySet:
 # --- Giving work back -----------------------------------------------------------------
 
 
-def _replace(task: Task, *, required_expertise: ExpertiseTag | None = None) -> Task:
-    """Open a fresh task in the slot a returned task held."""
-    return Task.objects.create(
+def _fresh_slot(task: Task, required_expertise_id: int | None) -> Task:
+    """A new open task (unsaved) for the slot a returned task held."""
+    return Task(
         project_id=task.project_id,
         conversation_id=task.conversation_id,
         priority=task.priority,
-        required_expertise=required_expertise,
+        required_expertise_id=required_expertise_id,
     )
 
 
-def _task_for(task_id: int, user: User) -> tuple[Task, bool]:
-    """A task the user may act on, locked, and whether they act as its project's lead."""
+def _retire(
+    task: Task, status: str, now: datetime, *, escalate_to: int | None = None, **fields: Any
+) -> None:
+    """End a claimed task in `status` and open a fresh task in its slot, counts included."""
+    old_bucket = task.bucket
+    changes = {"status": status, "completed_at": now, "lease_expires_at": None, **fields}
+    for name, value in changes.items():
+        setattr(task, name, value)
+    task.save(update_fields=list(changes))
+    replacement = _fresh_slot(task, escalate_to or task.required_expertise_id)
+    replacement.save()
+    count_moves(task.project_id, _moves({old_bucket: -1, status: 1}, replacement))
+
+
+def _task_for(task_id: int, user: User, *, leads_too: bool) -> Task:
+    """A task the user may act on, locked: theirs, or (leads_too) any in a project they lead."""
     task = (
         Task.objects.select_for_update(of=("self",))
         .select_related("project")
@@ -292,11 +306,11 @@ def _task_for(task_id: int, user: User) -> tuple[Task, bool]:
     )
     if task is None:
         raise NotFound("No such task.")
-    membership = project_services.get_membership(task.project, user)
-    is_lead = membership is not None and membership.is_lead
-    if task.assignee_id != user.pk and not is_lead:
-        raise NotFound("No such task.")
-    return task, is_lead
+    if task.assignee_id != user.pk:
+        membership = leads_too and project_services.get_membership(task.project, user)
+        if not (membership and membership.is_lead):
+            raise NotFound("No such task.")
+    return task
 
 
 def _expertise_tag(name: str) -> ExpertiseTag:
@@ -328,9 +342,7 @@ def skip_task(
     first); the skipping annotator never sees it again. Their draft is kept for audit.
     """
     now = now or timezone.now()
-    task, _ = _task_for(task_id, user)
-    if task.assignee_id != user.pk:
-        raise NotFound("No such task.")
+    task = _task_for(task_id, user, leads_too=False)
     if not task.project.allow_skip:
         raise NotAllowed("This project does not allow skipping; ask a lead to release the task.")
     if reason not in Task.SkipReason.values:
@@ -340,15 +352,14 @@ def skip_task(
     if task.status not in (Task.Status.ASSIGNED, Task.Status.IN_PROGRESS):
         raise Conflict(f"This task is {task.get_status_display().lower()}; it cannot be skipped.")
     escalate_to = _expertise_tag(expertise) if reason == Task.SkipReason.NEEDS_EXPERT else None
-    old_bucket = task.bucket
-    task.status = Task.Status.SKIPPED
-    task.skip_reason = reason
-    task.note = note[:2000]
-    task.completed_at = now
-    task.lease_expires_at = None
-    task.save(update_fields=["status", "skip_reason", "note", "completed_at", "lease_expires_at"])
-    replacement = _replace(task, required_expertise=escalate_to or task.required_expertise)
-    count_moves(task.project_id, _moves({old_bucket: -1, Task.Status.SKIPPED: 1}, replacement))
+    _retire(
+        task,
+        Task.Status.SKIPPED,
+        now,
+        escalate_to=escalate_to and escalate_to.pk,
+        skip_reason=reason,
+        note=note[:2000],
+    )
     return task
 
 
@@ -367,7 +378,7 @@ def release_task(*, task_id: int, user: User, now: datetime | None = None) -> Ta
     annotator and draft (status "released") and a fresh open task takes its slot.
     """
     now = now or timezone.now()
-    task, _ = _task_for(task_id, user)
+    task = _task_for(task_id, user, leads_too=True)
     if task.status == Task.Status.ASSIGNED:
         task.status = Task.Status.OPEN
         task.assignee = None
@@ -380,15 +391,7 @@ def release_task(*, task_id: int, user: User, now: datetime | None = None) -> Ta
             f"This task is {task.get_status_display().lower()}; "
             "only assigned or in-progress tasks can be released."
         )
-    task.status = Task.Status.RELEASED
-    task.completed_at = now
-    task.lease_expires_at = None
-    task.save(update_fields=["status", "completed_at", "lease_expires_at"])
-    replacement = _replace(task, required_expertise=task.required_expertise)
-    count_moves(
-        task.project_id,
-        _moves({Task.Status.IN_PROGRESS: -1, Task.Status.RELEASED: 1}, replacement),
-    )
+    _retire(task, Task.Status.RELEASED, now)
     return task
 
 
@@ -413,13 +416,7 @@ def release_expired_leases(*, now: datetime | None = None, batch_size: int = 500
                 status=Task.Status.EXPIRED, completed_at=now, lease_expires_at=None
             )
             replacements = Task.objects.bulk_create(
-                Task(
-                    project_id=task.project_id,
-                    conversation_id=task.conversation_id,
-                    priority=task.priority,
-                    required_expertise_id=task.required_expertise_id,
-                )
-                for task in expired
+                _fresh_slot(task, task.required_expertise_id) for task in expired
             )
             by_project: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
             for task in expired:
@@ -768,7 +765,7 @@ def run_assignment_job(job_id: int) -> AssignmentJob:
 
 
 def _run_assignments(job_id: int) -> AssignmentJob:
-    job = AssignmentJob.objects.select_related("project", "expertise").get(pk=job_id)
+    job = AssignmentJob.objects.select_related("project").get(pk=job_id)
     project = job.project
     users = list(job.annotators.order_by("username"))
     load = _open_load(project, users) if users else {}

@@ -5,7 +5,7 @@ browser, scripts and workers can never disagree about a rule. The queue (claimin
 leases, skipping, assignment) is in `annotation.queue`; importing in `annotation.imports`.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -141,7 +141,7 @@ def save_annotation(
             task.lease_expires_at = None
             task.save(update_fields=["status", "completed_at", "lease_expires_at"])
         else:
-            task.lease_expires_at = now + timedelta(minutes=task.project.lease_minutes)
+            task.lease_expires_at = queue.lease_end(task.project, now)
             task.save(update_fields=["lease_expires_at"])
         annotation.save(update_fields=fields)
         if submit:
@@ -162,6 +162,8 @@ def annotation_answers(annotation: Annotation) -> dict[str, Any]:
     cached = getattr(annotation, "answers_cache", None)
     if cached is not None:
         return cached
+    if annotation.version == 1:  # a fresh draft, never saved: nothing to read back
+        return {"turns": {}, "conversation": annotation.answers}
     rows = annotation.turn_answers.values_list("turn__index", "answers")
     return {
         "turns": {str(index): answers for index, answers in sorted(rows)},
@@ -197,7 +199,7 @@ def resolve_flag(*, flag_id: int, user: User) -> Flag:
     membership = flag and project_services.get_membership(flag.project, user)
     if flag is None or membership is None:
         raise NotFound("No such flag.")
-    project_services.require_lead(flag.project, user)
+    project_services.check_lead(membership)
     if flag.resolved_at is None:
         flag.resolved_at = timezone.now()
         flag.resolved_by = user

@@ -18,7 +18,7 @@ from annotation import answers as answer_rules
 from annotation import exceptions, forms, imports, queue, services
 from annotation.models import ESCALATED, Annotation, AssignmentJob, Flag, Task
 from projects import cache as schema_cache
-from projects.access import project_for_member
+from projects.access import project_for_lead, project_for_member
 from projects.models import Membership, Project, Question
 
 
@@ -289,13 +289,6 @@ def resolve_flag(request: HttpRequest, flag_id: int) -> HttpResponse:
     return render(request, "annotation/dashboard.html#open-flags", context)
 
 
-def _lead_project(request: HttpRequest, slug: str) -> Project:
-    project, membership = project_for_member(request.user, slug)
-    if not membership.is_lead:
-        raise PermissionDenied("Only a project lead can do this.")
-    return project
-
-
 def _imports_page(request, project: Project, form: forms.ImportForm, status: int = 200):
     jobs = project.import_jobs.select_related("created_by")[:50]
     context = {"project": project, "form": form, "jobs": jobs}
@@ -305,13 +298,13 @@ def _imports_page(request, project: Project, form: forms.ImportForm, status: int
 @login_required
 @require_GET
 def import_list(request: HttpRequest, slug: str) -> HttpResponse:
-    return _imports_page(request, _lead_project(request, slug), forms.ImportForm())
+    return _imports_page(request, project_for_lead(request.user, slug)[0], forms.ImportForm())
 
 
 @login_required
 @require_POST
 def upload(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _lead_project(request, slug)
+    project, _ = project_for_lead(request.user, slug)
     form = forms.ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _imports_page(request, project, form, status=400)
@@ -468,7 +461,7 @@ def _queue_page(
 @require_GET
 @vary_on_headers("HX-Request")
 def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _lead_project(request, slug)
+    project, _ = project_for_lead(request.user, slug)
     if request.htmx and not request.htmx.history_restore_request:
         context = {"project": project, **_task_list(request, project)}
         return render(request, "annotation/queue.html#task-list", context)
@@ -479,7 +472,7 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def queue_preview(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _lead_project(request, slug)
+    project, _ = project_for_lead(request.user, slug)
     if not request.htmx:
         return redirect(f"{reverse('annotation:queue', args=[slug])}?{request.GET.urlencode()}")
     match = _match(project, forms.QueueFilterForm(request.GET, project=project))
@@ -490,7 +483,7 @@ def queue_preview(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def assign(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _lead_project(request, slug)
+    project, _ = project_for_lead(request.user, slug)
     filter_form = forms.QueueFilterForm(request.POST, project=project)
     assign_form = forms.AssignmentForm(request.POST, project=project)
     if not (filter_form.is_valid() and assign_form.is_valid()):

@@ -1,5 +1,6 @@
 """Load objects for a request, checking membership. Outsiders get 404, not 403."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from accounts.models import User
@@ -16,3 +17,11 @@ def project_for_member(user: User, slug: str) -> tuple[Project, Membership]:
     if membership is None:
         raise Http404("No such project.")
     return membership.project, membership
+
+
+def project_for_lead(user: User, slug: str) -> tuple[Project, Membership]:
+    """Like project_for_member, for the project's leads: other members get 403."""
+    project, membership = project_for_member(user, slug)
+    if not membership.is_lead:
+        raise PermissionDenied("Only a project lead can do this.")
+    return project, membership

@@ -74,8 +74,8 @@ class MemberListView(APIView):
 
     @extend_schema(request=MembershipSerializer, responses={201: MembershipSerializer})
     def post(self, request, slug: str):
-        project, _ = project_for_member(request.user, slug)
-        services.require_lead(project, request.user)
+        project, membership = project_for_member(request.user, slug)
+        services.check_lead(membership)
         serializer = MembershipSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership, created = services.set_membership(
@@ -111,8 +111,8 @@ class SchemaView(APIView):
 
     @extend_schema(request=SchemaWriteSerializer, responses=LabelSchemaSerializer)
     def put(self, request, slug: str):
-        project, _ = project_for_member(request.user, slug)
-        services.require_lead(project, request.user)
+        project, membership = project_for_member(request.user, slug)
+        services.check_lead(membership)
         serializer = SchemaWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         schema = services.save_schema(

@@ -18,7 +18,11 @@ def get_membership(project: Project, user: User) -> Membership | None:
 
 def require_lead(project: Project, user: User) -> Membership:
     """Return the user's membership if they lead the project, else refuse."""
-    membership = get_membership(project, user)
+    return check_lead(get_membership(project, user))
+
+
+def check_lead(membership: Membership | None) -> Membership:
+    """Return the membership (already loaded) if it is a lead's, else refuse."""
     if membership is None or not membership.is_lead:
         raise NotAllowed("Only a project lead can do this.")
     return membership

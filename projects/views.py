@@ -5,26 +5,18 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from projects import forms, schemas, services
-from projects.access import project_for_member
+from projects.access import project_for_lead, project_for_member
 from projects.exceptions import InvalidInput
 from projects.markup import render_markdown
 from projects.models import ROLES, GuidelinesVersion, LabelSchema, Membership, Project, Question
 
 Drafts = list[dict[str, Any]]
-
-
-def _lead_project(request: HttpRequest, slug: str) -> tuple[Project, Membership]:
-    project, membership = project_for_member(request.user, slug)
-    if not membership.is_lead:
-        raise PermissionDenied("Only a project lead can do this.")
-    return project, membership
 
 
 # --- The label schema ---------------------------------------------------------------------
@@ -93,7 +85,7 @@ def _saved_message(before: LabelSchema | None, after: LabelSchema) -> str:
 @login_required
 @require_POST
 def save_schema(request: HttpRequest, slug: str) -> HttpResponse:
-    project, membership = _lead_project(request, slug)
+    project, membership = project_for_lead(request.user, slug)
     drafts = forms.drafts_from_post(request.POST)
     before = LabelSchema.objects.current_for(project)
     try:
@@ -115,7 +107,7 @@ Edit = Callable[[Drafts, HttpRequest], str]
 
 
 def _edit_rows(request: HttpRequest, slug: str, edit: Edit) -> HttpResponse:
-    project, membership = _lead_project(request, slug)
+    project, membership = project_for_lead(request.user, slug)
     drafts = forms.drafts_from_post(request.POST)
     try:
         announcement = edit(drafts, request)
@@ -244,7 +236,7 @@ def export_schema(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def import_schema(request: HttpRequest, slug: str) -> HttpResponse:
-    project, membership = _lead_project(request, slug)
+    project, membership = project_for_lead(request.user, slug)
     form = forms.SchemaImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _schema_page(request, project, membership, import_form=form, status=400)
@@ -313,7 +305,7 @@ def guidelines(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def preview_guidelines(request: HttpRequest, slug: str) -> HttpResponse:
-    project, membership = _lead_project(request, slug)
+    project, membership = project_for_lead(request.user, slug)
     form = forms.GuidelinesForm(request.POST)
     status = 200 if form.is_valid() else 400
     if not request.htmx:
@@ -325,7 +317,7 @@ def preview_guidelines(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def save_guidelines(request: HttpRequest, slug: str) -> HttpResponse:
-    project, membership = _lead_project(request, slug)
+    project, membership = project_for_lead(request.user, slug)
     form = forms.GuidelinesForm(request.POST)
     if not form.is_valid():
         return _guidelines_page(request, project, membership, form=form, status=400)
