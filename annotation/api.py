@@ -11,7 +11,6 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from annotation import exporters, imports, queue, services
-from annotation.exceptions import NotAllowed
 from annotation.filters import TaskFilter
 from annotation.models import Conversation, Task
 from annotation.serializers import (
@@ -291,13 +290,7 @@ class ProgressView(APIView):
     @extend_schema(responses=ProgressSerializer)
     def get(self, request, slug: str):
         project, membership = project_for_member(request.user, slug)
-        if membership.role == Membership.Role.ANNOTATOR:
-            raise NotAllowed("Only leads and reviewers can see the project's progress.")
-        progress = {
-            "counts": queue.task_counts(project),
-            "annotators": queue.annotator_stats(project),
-        }
-        return Response(ProgressSerializer(progress).data)
+        return Response(ProgressSerializer(queue.progress(project, membership)).data)
 
 
 class ProjectViewSet(project_api.ProjectViewSet):

@@ -17,7 +17,7 @@ from django.http import QueryDict
 from accounts.models import ExpertiseTag
 from annotation import importers
 from annotation.answers import Source
-from annotation.models import AssignmentJob, Flag, Task, Turn
+from annotation.models import BUCKET_LABELS, AssignmentJob, Flag, Task, Turn
 from projects.models import Membership, Project, Question
 
 
@@ -290,17 +290,7 @@ FILTER_STATUS_CHOICES = [
     ("skipped", "Skipped"),
 ]
 LABELED_CHOICES = [("", "Any"), ("yes", "Labeled"), ("no", "Not labeled yet")]
-TASK_LIST_STATUS_CHOICES = [
-    ("", "Any status"),
-    ("open", "Open"),
-    ("escalated", "Escalated"),
-    ("assigned", "Assigned"),
-    ("in_progress", "In progress"),
-    ("submitted", "Submitted"),
-    ("skipped", "Skipped"),
-    ("expired", "Lease expired"),
-    ("released", "Released"),
-]
+TASK_LIST_STATUS_CHOICES = [("", "Any status"), *BUCKET_LABELS.items()]
 
 
 def _members(project: Project) -> list[Membership]:

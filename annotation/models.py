@@ -222,6 +222,20 @@ class Task(models.Model):
 
 
 ESCALATED = "escalated"
+# What the counts and filters sort tasks into: the statuses, with open tasks waiting for an
+# expert apart. The live ones hold a conversation's slots (done vs total: submitted vs these).
+BUCKETS = (
+    Task.Status.OPEN,
+    ESCALATED,
+    Task.Status.ASSIGNED,
+    Task.Status.IN_PROGRESS,
+    Task.Status.SUBMITTED,
+    Task.Status.SKIPPED,
+    Task.Status.EXPIRED,
+    Task.Status.RELEASED,
+)
+LIVE_BUCKETS = (ESCALATED, *Task.LIVE_STATUSES)
+BUCKET_LABELS = {bucket: dict(Task.Status.choices).get(bucket, "Escalated") for bucket in BUCKETS}
 
 
 def task_bucket(status: str, required_expertise_id: int | None) -> str:

@@ -27,7 +27,8 @@ from accounts.models import ExpertiseTag, User
 from annotation import jobs
 from annotation.exceptions import Conflict, InvalidInput, NotAllowed, NotFound
 from annotation.models import (
-    ESCALATED,
+    BUCKETS,
+    LIVE_BUCKETS,
     Annotation,
     AssignmentJob,
     Conversation,
@@ -40,16 +41,6 @@ from projects.models import MAX_OVERLAP, LabelSchema, Membership, Project
 
 ASSIGNMENT_CHUNK = 500
 PRIORITY_MIN, PRIORITY_MAX = -(2**31), 2**31 - 1
-BUCKETS = (
-    Task.Status.OPEN,
-    ESCALATED,
-    Task.Status.ASSIGNED,
-    Task.Status.IN_PROGRESS,
-    Task.Status.SUBMITTED,
-    Task.Status.SKIPPED,
-    Task.Status.EXPIRED,
-    Task.Status.RELEASED,
-)
 
 
 # --- Counts ---------------------------------------------------------------------------
@@ -849,6 +840,18 @@ def position(project: Project, user: User) -> dict[str, int]:
     return {
         "done": mine.get(Task.Status.SUBMITTED, 0),
         "waiting": mine.get(Task.Status.ASSIGNED, 0) + pool,
+    }
+
+
+def progress(project: Project, membership: Membership) -> dict[str, Any]:
+    """The project's progress for its leads and reviewers: counts, live total, per annotator."""
+    if membership.role == Membership.Role.ANNOTATOR:
+        raise NotAllowed("Only leads and reviewers can see the project's progress.")
+    counts = task_counts(project)
+    return {
+        "counts": counts,
+        "total": sum(counts[bucket] for bucket in LIVE_BUCKETS),
+        "annotators": annotator_stats(project),
     }
 
 

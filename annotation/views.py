@@ -16,7 +16,7 @@ from django_htmx.http import HttpResponseLocation, retarget
 from accounts.models import ExpertiseTag
 from annotation import answers as answer_rules
 from annotation import exceptions, forms, imports, queue, services
-from annotation.models import ESCALATED, Annotation, AssignmentJob, Flag, Task
+from annotation.models import Annotation, AssignmentJob, Flag, Task
 from projects import cache as schema_cache
 from projects.access import project_for_lead, project_for_member
 from projects.models import Membership, Project, Question
@@ -338,14 +338,6 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 # --- The labeling queue: dashboard, queue page, assignments, skipping and releasing -----
 
-# The buckets that hold one of a conversation's slots: done vs total is submitted vs these.
-LIVE_BUCKETS = (
-    Task.Status.OPEN,
-    ESCALATED,
-    Task.Status.ASSIGNED,
-    Task.Status.IN_PROGRESS,
-    Task.Status.SUBMITTED,
-)
 TASK_PAGE = 50
 
 
@@ -362,18 +354,19 @@ def _error_status(exc: exceptions.ServiceError) -> int:
 @vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = project_for_member(request.user, slug)
-    if membership.role == Membership.Role.ANNOTATOR:
-        raise PermissionDenied("Only leads and reviewers see the dashboard.")
-    counts = queue.task_counts(project)
-    people = queue.annotator_stats(project)
+    try:
+        progress = queue.progress(project, membership)
+    except exceptions.NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    people = progress["annotators"]
     for row in people:
         seconds = row["median_seconds"]
         row["median_minutes"] = None if seconds is None else round(seconds / 60, 1)
     context = {
         "project": project,
         "membership": membership,
-        "counts": counts,
-        "total": sum(counts[bucket] for bucket in LIVE_BUCKETS),
+        "counts": progress["counts"],
+        "total": progress["total"],
         "people": people,
     }
     template = "annotation/dashboard.html"
