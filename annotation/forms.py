@@ -355,23 +355,12 @@ class AssignmentForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.members = _members(project)
         self.fields["annotators"].choices = [
             (m.user.username, f"{m.user.username} ({m.get_role_display().lower()})")
-            for m in self.members
+            for m in _members(project)
         ]
         tags = ExpertiseTag.objects.filter(users__memberships__project=project).distinct()
         self.fields["expertise"].choices = [("", "—")] + [(t.name, t.name) for t in tags]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        giving = data.get("action") in (
-            AssignmentJob.Action.ASSIGN,
-            AssignmentJob.Action.DISTRIBUTE,
-        )
-        if giving and data.get("annotators") and data.get("expertise"):
-            raise forms.ValidationError("Choose annotators or an expertise, not both.")
-        return data
 
 
 class FlagForm(forms.Form):

@@ -341,12 +341,18 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ImportJob(models.Model):
-    """An uploaded file being imported; the page and the API poll it for progress."""
+class BackgroundJob:
+    """What import and assignment jobs share: a JobStatus, and whether it is final."""
 
     Status = JobStatus
 
-    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class ImportJob(BackgroundJob, models.Model):
+    """An uploaded file being imported; the page and the API poll it for progress."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(
@@ -356,7 +362,7 @@ class ImportJob(models.Model):
     filename = models.CharField(max_length=255, help_text="The name it was uploaded with.")
     requested_format = models.CharField(max_length=32, blank=True)
     format = models.CharField(max_length=32, blank=True, help_text="As detected or requested.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     processed = models.BigIntegerField(default=0, help_text="Bytes of the file read so far.")
     total = models.BigIntegerField(default=0, help_text="Size of the file in bytes.")
     records = models.PositiveIntegerField(default=0)
@@ -383,23 +389,15 @@ class ImportJob(models.Model):
     def __str__(self) -> str:
         return f"import {self.pk} of {self.filename} ({self.status})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINAL_STATUSES
 
-
-class AssignmentJob(models.Model):
+class AssignmentJob(BackgroundJob, models.Model):
     """A lead's bulk assignment (or distribution) of filtered conversations, run by Celery."""
-
-    Status = JobStatus
 
     class Action(models.TextChoices):
         ASSIGN = "assign", "Assign to these annotators"
         DISTRIBUTE = "distribute", "Distribute evenly"
         UNASSIGN = "unassign", "Unassign"
         PRIORITIZE = "prioritize", "Set priority"
-
-    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignment_jobs")
     created_by = models.ForeignKey(
@@ -412,7 +410,7 @@ class AssignmentJob(models.Model):
         ExpertiseTag, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     priority = models.IntegerField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     total = models.PositiveIntegerField(default=0, help_text="Conversations matching the filter.")
     processed = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0, help_text="Tasks assigned or changed.")
@@ -426,10 +424,6 @@ class AssignmentJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} job {self.pk} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINAL_STATUSES
 
 
 class Flag(models.Model):

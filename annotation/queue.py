@@ -447,7 +447,7 @@ def filter_conversations(project: Project, filters: dict[str, Any]) -> QuerySet:
     conversations = Conversation.objects.filter(project=project)
     if (import_job := filters.get("import_job")) is not None:
         if isinstance(import_job, bool) or not isinstance(import_job, int):
-            raise InvalidInput('"import_job" is the number of an import.')
+            raise InvalidInput('"import_job" is the id of an import, a number.')
         conversations = conversations.filter(import_job_id=import_job)
     metadata = filters.get("metadata") or {}
     if not isinstance(metadata, dict):

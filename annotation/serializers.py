@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from annotation import importers, services
+from annotation import importers, queue, services
 from annotation.models import (
     Annotation,
     AssignmentJob,
@@ -174,17 +174,10 @@ class AssignmentRequestSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        min_value=-(2**31),
-        max_value=2**31 - 1,  # Task.priority is a 32-bit integer column
+        min_value=queue.PRIORITY_MIN,
+        max_value=queue.PRIORITY_MAX,  # Task.priority is a 32-bit integer column
         help_text="Higher goes first.",
     )
-
-    def validate_filter(self, value: dict) -> dict:
-        # An import id that is not a number would fail in the database query, not as a 400.
-        job = value.get("import_job")
-        if job is not None and (not isinstance(job, int) or isinstance(job, bool)):
-            raise serializers.ValidationError('"import_job" is the id of an import, a number.')
-        return value
 
     def validate(self, attrs: dict) -> dict:
         # A misspelt key ("filters") would otherwise act on every conversation.

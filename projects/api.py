@@ -100,11 +100,7 @@ class SchemaView(APIView):
         project, _ = project_for_member(request.user, slug)
         query = SchemaQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        versions = LabelSchema.objects.filter(project=project)
-        if "version" in query.validated_data:
-            schema = versions.filter(version=query.validated_data["version"]).first()
-        else:
-            schema = versions.order_by("-version").first()
+        schema = LabelSchema.objects.version_for(project, query.validated_data.get("version"))
         if schema is None:
             raise Http404("No such schema version.")
         return Response(schemas.schema_as_dict(schema))

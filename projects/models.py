@@ -112,6 +112,12 @@ class LabelSchemaQuerySet(models.QuerySet):
     def current_for(self, project: Project) -> "LabelSchema":
         return self.filter(project=project).order_by("-version").first()
 
+    def version_for(self, project: Project, version: int | None = None) -> "LabelSchema | None":
+        """The project's schema `version`, or its current one when no version is given."""
+        if version is None:
+            return self.current_for(project)
+        return self.filter(project=project, version=version).first()
+
 
 class GuidelinesVersion(models.Model):
     """The text of one version of a project's guidelines (the latest is also on Project)."""

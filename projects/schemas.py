@@ -33,6 +33,16 @@ def _text(value: Any, where: str, *, required: bool, limit: int) -> str:
     return value
 
 
+def _key(raw: Any, where: str) -> str:
+    """A question key or an option value: what exports and the API name answers by."""
+    key = _text(raw, where, required=True, limit=64)
+    if not KEY.match(key):
+        raise InvalidInput(
+            f'{where} "{key}" may hold lowercase letters, digits and "_", starting with a letter.'
+        )
+    return key
+
+
 def _options(raw: Any, where: str) -> list[dict[str, str]]:
     if not isinstance(raw, list) or not raw:
         raise InvalidInput(f"{where}: a choice question needs at least one option.")
@@ -45,12 +55,7 @@ def _options(raw: Any, where: str) -> list[dict[str, str]]:
             option = {"value": option}
         if not isinstance(option, dict):
             raise InvalidInput(f'{at} must be an object like {{"value", "label", "hotkey"}}.')
-        value = _text(option.get("value"), f"{at}.value", required=True, limit=64)
-        if not KEY.match(value):
-            raise InvalidInput(
-                f'{at}.value "{value}" may hold lowercase letters, digits and "_", '
-                "starting with a letter."
-            )
+        value = _key(option.get("value"), f"{at}.value")
         if value in values:
             raise InvalidInput(f'{where}: two options have the value "{value}".')
         values.add(value)
@@ -90,12 +95,7 @@ def clean_questions(raw: Any) -> list[dict[str, Any]]:
         where = f"questions[{number}]"
         if not isinstance(question, dict):
             raise InvalidInput(f"{where} must be an object.")
-        key = _text(question.get("key"), f"{where}.key", required=True, limit=64)
-        if not KEY.match(key):
-            raise InvalidInput(
-                f'{where}.key "{key}" may hold lowercase letters, digits and "_", '
-                "starting with a letter."
-            )
+        key = _key(question.get("key"), f"{where}.key")
         if key in keys:
             raise InvalidInput(f'{where}.key "{key}" is already the key of questions[{keys[key]}].')
         keys[key] = number

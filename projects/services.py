@@ -33,11 +33,15 @@ def create_schema(
 ) -> LabelSchema:
     """Create one version of a project's label schema from question dicts."""
     schema = LabelSchema.objects.create(project=project, version=version)
+    _write_questions(schema, questions)
+    return schema
+
+
+def _write_questions(schema: LabelSchema, questions: list[dict[str, Any]]) -> None:
     Question.objects.bulk_create(
         Question(schema=schema, position=position, **question)
         for position, question in enumerate(questions)
     )
-    return schema
 
 
 @transaction.atomic
@@ -120,9 +124,7 @@ def save_schema(*, project: Project, actor: User, questions: Any) -> LabelSchema
     """
     require_lead(project, actor)
     cleaned = schemas.clean_questions(questions)
-    current = (
-        LabelSchema.objects.select_for_update().filter(project=project).order_by("-version").first()
-    )
+    current = LabelSchema.objects.select_for_update().current_for(project)
     if current is not None and _stored_questions(current) == cleaned:
         # Saving an unchanged schema must not start a new version nobody asked for.
         return current
@@ -131,10 +133,7 @@ def save_schema(*, project: Project, actor: User, questions: Any) -> LabelSchema
             project=project, questions=cleaned, version=(current.version + 1 if current else 1)
         )
     current.questions.all().delete()
-    Question.objects.bulk_create(
-        Question(schema=current, position=position, **question)
-        for position, question in enumerate(cleaned)
-    )
+    _write_questions(current, cleaned)
     return current
 
 

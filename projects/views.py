@@ -209,12 +209,14 @@ def remove_option(request: HttpRequest, slug: str) -> HttpResponse:
     return _edit_rows(request, slug, _remove_option)
 
 
-def _schema_version(project: Project, version: Any) -> LabelSchema:
-    schemas_ = LabelSchema.objects.filter(project=project)
-    if version in (None, ""):
-        schema = schemas_.order_by("-version").first()
-    else:
-        schema = schemas_.filter(version=version).first() if str(version).isdigit() else None
+def _schema_version(project: Project, version: int | str | None) -> LabelSchema:
+    """The schema version a URL names (the current one when none is given), or 404."""
+    text = "" if version is None else str(version)
+    schema = (
+        LabelSchema.objects.version_for(project, int(text) if text else None)
+        if text.isdigit() or not text
+        else None
+    )
     if schema is None:
         raise Http404("No such schema version.")
     return schema
