@@ -2,9 +2,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,10 +22,7 @@ from projects.models import Membership, Project, Question
 
 
 def _task_or_404(request: HttpRequest, task_id: int) -> Task:
-    try:
-        task = services.get_task_for_annotator(task_id=task_id, user=request.user)
-    except exceptions.NotFound:
-        raise Http404("No such task.") from None
+    task = services.get_task_for_annotator(task_id=task_id, user=request.user)
     task.assignee = request.user  # it is theirs: no query to load it again
     return task
 
@@ -184,7 +180,7 @@ def save(request: HttpRequest, task_id: int) -> HttpResponse:
         annotation = _save(request, task, submit=False)
     except exceptions.ServiceError as exc:
         annotation, error = task.annotation, exc
-    status = 200 if error is None else _save_error_status(error)
+    status = 200 if error is None else error.status
     if request.htmx:
         # Only a saved change moves the page's version: after a conflict it stays stale, so
         # every later save is refused too instead of overwriting what the other tab wrote.
@@ -202,10 +198,6 @@ def save(request: HttpRequest, task_id: int) -> HttpResponse:
     return redirect("annotation:label", slug=task.project.slug)
 
 
-def _save_error_status(exc: exceptions.ServiceError) -> int:
-    return 409 if isinstance(exc, exceptions.Conflict) else 400
-
-
 @login_required
 @require_POST
 def submit(request: HttpRequest, task_id: int) -> HttpResponse:
@@ -216,7 +208,7 @@ def submit(request: HttpRequest, task_id: int) -> HttpResponse:
         missing = exc.missing if isinstance(exc, exceptions.MissingRequired) else None
         context = _workspace_context(task, missing=missing)
         context["error"] = None if missing else exc
-        status = 409 if isinstance(exc, exceptions.Conflict) else 400
+        status = exc.status
         if not request.htmx:
             return render(request, "annotation/workspace.html", context, status=status)
         if missing:
@@ -247,7 +239,7 @@ def flag(request: HttpRequest, task_id: int) -> HttpResponse:
             )
         except exceptions.ServiceError as exc:
             form.add_error(None, exc.message)
-            status = _error_status(exc)
+            status = exc.status
         else:
             status = 200
     if request.htmx:
@@ -275,12 +267,7 @@ def _open_flags(project: Project) -> dict[str, Any]:
 @login_required
 @require_POST
 def resolve_flag(request: HttpRequest, flag_id: int) -> HttpResponse:
-    try:
-        resolved = services.resolve_flag(flag_id=flag_id, user=request.user)
-    except exceptions.NotFound:
-        raise Http404("No such flag.") from None
-    except exceptions.NotAllowed as exc:
-        raise PermissionDenied(exc.message) from None
+    resolved = services.resolve_flag(flag_id=flag_id, user=request.user)
     project = resolved.project
     if not request.htmx:
         messages.success(request, "Flag resolved.")
@@ -324,10 +311,7 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    try:
-        job = imports.get_import_job(job_id=job_id, user=request.user)
-    except exceptions.NotFound:
-        raise Http404("No such import.") from None
+    job = imports.get_import_job(job_id=job_id, user=request.user)
     state = imports.import_job_state(job)
     state["percent"] = int(100 * state["processed"] / state["total"]) if state["total"] else 0
     template = "annotation/import_detail.html"
@@ -341,23 +325,12 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 TASK_PAGE = 50
 
 
-def _error_status(exc: exceptions.ServiceError) -> int:
-    if isinstance(exc, exceptions.NotAllowed):
-        return 403
-    if isinstance(exc, exceptions.Conflict):
-        return 409
-    return 400
-
-
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = project_for_member(request.user, slug)
-    try:
-        progress = queue.progress(project, membership)
-    except exceptions.NotAllowed as exc:
-        raise PermissionDenied(exc.message) from None
+    progress = queue.progress(project, membership)
     people = progress["annotators"]
     for row in people:
         seconds = row["median_seconds"]
@@ -528,10 +501,7 @@ def _percent(job: AssignmentJob) -> int:
 @require_GET
 @vary_on_headers("HX-Request")
 def assignment_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    try:
-        job = queue.get_assignment_job(job_id=job_id, user=request.user)
-    except exceptions.NotFound:
-        raise Http404("No such assignment.") from None
+    job = queue.get_assignment_job(job_id=job_id, user=request.user)
     context = {
         "job": job,
         "project": job.project,
@@ -556,7 +526,7 @@ def skip(request: HttpRequest, task_id: int) -> HttpResponse:
             queue.skip_task(task_id=task.pk, user=request.user, **form.cleaned_data)
         except exceptions.ServiceError as exc:
             form.add_error(None, exc.message)
-            status = _error_status(exc)
+            status = exc.status
         else:
             return _go_to(request, reverse("annotation:label", args=[task.project.slug]))
     template = "annotation/workspace.html"
@@ -581,7 +551,7 @@ def release(request: HttpRequest, task_id: int) -> HttpResponse:
     try:
         queue.release_task(task_id=task_id, user=request.user)
     except exceptions.NotFound:
-        raise Http404("No such task.") from None
+        raise  # a 404 page (config.middleware), not a row saying so
     except exceptions.ServiceError as exc:
         error = exc
     task = Task.objects.select_related(
@@ -590,7 +560,7 @@ def release(request: HttpRequest, task_id: int) -> HttpResponse:
     next_url = _safe_next(request) or reverse("annotation:project", args=[task.project.slug])
     if request.htmx and (request.htmx.target or "").startswith("task-row-"):
         context = {"task": task, "project": task.project, "row_error": error, "next_url": next_url}
-        status = _error_status(error) if error else 200
+        status = error.status if error else 200
         return render(request, "annotation/queue.html#task-row", context, status=status)
     if error:
         messages.error(request, error.message)
