@@ -78,8 +78,8 @@ def task_counts(project: Project) -> dict[str, int]:
     return counts
 
 
-def recount(project: Project) -> dict[str, int]:
-    """Recompute the project's counts from its tasks (a safety net; slow on big projects)."""
+def actual_counts(project: Project) -> dict[str, int]:
+    """The project's tasks per bucket counted from the tasks themselves (a scan)."""
     actual: dict[str, int] = defaultdict(int)
     rows = (
         Task.objects.filter(project=project)
@@ -88,13 +88,19 @@ def recount(project: Project) -> dict[str, int]:
     )
     for row in rows:
         actual[task_bucket(row["status"], row["required_expertise_id"])] += row["n"]
+    return dict(actual)
+
+
+def recount(project: Project) -> dict[str, int]:
+    """Recompute the project's counts from its tasks (a safety net; slow on big projects)."""
+    actual = actual_counts(project)
     with transaction.atomic():
         TaskCount.objects.filter(project=project).delete()
         TaskCount.objects.bulk_create(
             TaskCount(project=project, bucket=bucket, shard=0, count=n)
             for bucket, n in actual.items()
         )
-    return dict(actual)
+    return actual
 
 
 # --- Claiming -------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import Server, percentile, recreate, server_env, setup_django
+from common import Server, percentile, proc_stat, recreate, server_env, setup_django, with_children
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/turnwise_claim_bench"
 SLUG = "claim-bench"
@@ -141,23 +141,8 @@ class CpuMeter:
         self.conn = psycopg.connect(database_url, autocommit=True)
         self.tick = os.sysconf("SC_CLK_TCK")
 
-    @staticmethod
-    def _stat(pid: int | str) -> list[str] | None:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                return stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-
     def _server(self) -> dict[int, int]:
-        pids = {self.server_pid}
-        for entry in os.listdir("/proc"):
-            if (
-                entry.isdigit()
-                and (fields := self._stat(entry))
-                and int(fields[1]) == self.server_pid
-            ):
-                pids.add(int(entry))
+        pids = with_children(self.server_pid)
         pids |= {
             row[0]
             for row in self.conn.execute(
@@ -168,7 +153,7 @@ class CpuMeter:
         return {pid: self._ticks(pid) for pid in pids}
 
     def _ticks(self, pid: int) -> int:
-        fields = self._stat(pid)
+        fields = proc_stat(pid)
         return int(fields[11]) + int(fields[12]) if fields else 0  # utime + stime
 
     @staticmethod
@@ -239,27 +224,25 @@ class Client:
         self.conn.close()
 
 
-def trivial_loop(client: Client, tally: Tally, deadline: float) -> None:
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        status, _ = client.request("GET", "/healthz")
-        elapsed = time.perf_counter() - start
-        if status == 200:
-            tally.latencies.append(elapsed)
-        else:
-            tally.errors[f"GET /healthz {status}"] += 1
+def get_loop(path: str):
+    """A client loop that GETs `path` until the deadline, timing each answer."""
+
+    def loop(client: Client, tally: Tally, deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            status, _ = client.request("GET", path)
+            elapsed = time.perf_counter() - start
+            if status == 200:
+                tally.latencies.append(elapsed)
+            else:
+                tally.errors[f"GET {path} {status}"] += 1
+
+    return loop
 
 
-def api_trivial_loop(client: Client, tally: Tally, deadline: float) -> None:
-    """GET /api/v1/me/: the same API stack (token auth, DRF, JSON) and one one-row SELECT."""
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        status, _ = client.request("GET", "/api/v1/me/")
-        elapsed = time.perf_counter() - start
-        if status == 200:
-            tally.latencies.append(elapsed)
-        else:
-            tally.errors[f"GET /api/v1/me/ {status}"] += 1
+trivial_loop = get_loop("/healthz")
+# The same API stack as a claim (token auth, DRF, JSON) and one one-row SELECT.
+api_trivial_loop = get_loop("/api/v1/me/")
 
 
 def claim_loop(client: Client, tally: Tally, deadline: float) -> None:
@@ -346,9 +329,9 @@ def merged(tallies: list[Tally]) -> Tally:
 def duplicates(claims_by_client: dict[int, list[int]]) -> tuple[int, list[str]]:
     """Everything handed out twice or collected over the overlap; the total and the lines."""
     from django.db import connection
-    from django.db.models import Count
 
-    from annotation.models import Annotation, Task, TaskCount
+    from annotation import queue
+    from annotation.models import Annotation, Task
     from projects.models import Project
 
     project = Project.objects.get(slug=SLUG)
@@ -396,13 +379,8 @@ def duplicates(claims_by_client: dict[int, list[int]]) -> tuple[int, list[str]]:
     lines = [f"  {name}: {count}" for name, count in found.items()]
 
     # Not duplicates, but the same run should leave the maintained counts exact.
-    actual = dict(
-        Task.objects.filter(project=project).values_list("status").annotate(n=Count("id"))
-    )
-    kept: Counter = Counter()
-    for bucket, count in TaskCount.objects.filter(project=project).values_list("bucket", "count"):
-        kept[bucket] += count
-    kept_nonzero = {bucket: count for bucket, count in kept.items() if count}
+    actual = queue.actual_counts(project)
+    kept_nonzero = {bucket: count for bucket, count in queue.task_counts(project).items() if count}
     lines.append(
         "  task counts "
         + ("match the tasks" if kept_nonzero == actual else f"DIFFER: kept {kept_nonzero}")

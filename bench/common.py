@@ -49,6 +49,27 @@ def setup_django(env: dict[str, str]) -> None:
     django.setup()
 
 
+# --- Processes ----------------------------------------------------------------------------
+
+
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def with_children(pid: int) -> set[int]:
+    """A process and its direct children (gunicorn's workers, the import's forked parser)."""
+    pids = {pid}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := proc_stat(entry)) and int(fields[1]) == pid:
+            pids.add(int(entry))
+    return pids
+
+
 # --- The server ---------------------------------------------------------------------------
 
 

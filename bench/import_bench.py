@@ -25,7 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, recreate, server_env, setup_django, with_children
+
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/turnwise_bench"
 TARGET_COPY_SHARE = 1 / 3
 TARGET_RSS_MB = 250
@@ -56,17 +57,8 @@ def generate(path: Path, count: int, seed: int = 7) -> int:
 def _process_tree_memory(root: int) -> int:
     """Proportional set size (shared pages split between sharers) of a process and its
     children, in bytes: what the import costs the machine, forked parser included."""
-    pids = {root}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == root:
-                        pids.add(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
     total = 0
-    for pid in pids:
+    for pid in with_children(root):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as rollup:
                 for line in rollup:
@@ -90,11 +82,7 @@ class _MemorySampler(threading.Thread):
 
 def child(file: Path, backend: str) -> None:
     """Import one file into a new project and print the figures as JSON."""
-    import django
-
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    django.setup()
+    setup_django({})  # the environment prepare() made, passed down by the parent
     from accounts.models import User
     from annotation import imports
     from projects import services as project_services
@@ -170,19 +158,12 @@ def bare_copy(file: Path, database_url: str) -> float:
 
 
 def prepare(backend: str, database_url: str, workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env["SECRET_KEY"] = "bench"
     if backend == "postgres":
-        import psycopg
-
-        name = database_url.rsplit("/", 1)[1]
-        admin = database_url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        env["DATABASE_URL"] = database_url
-    else:
-        env["VAR_DIR"] = str(workdir / "sqlite")
+        env = server_env(database_url)
+        recreate(database_url, env)
+        return env
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(SECRET_KEY="bench", VAR_DIR=str(workdir / "sqlite"))
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     return env
 
