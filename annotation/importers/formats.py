@@ -273,15 +273,19 @@ def _reply_side(value: Any, key: str) -> list[TurnData]:
     raise RecordError(_not_text_or_messages(key, value))
 
 
+def _prompt_turns(value: Any) -> list[TurnData] | None:
+    """A "prompt" as turns: a string is one user turn, a list is messages; else None."""
+    if isinstance(value, str):
+        return [TurnData(role="user", text=check_text(value, '"prompt"'))]
+    if isinstance(value, list):
+        return openai_turns(value, "prompt", "prompt message")
+    return None
+
+
 def _prompt_preference(record: dict) -> tuple[list[TurnData], dict]:
     prompt_value = record.get("prompt")
-    if prompt_value is None:
-        prompt = []
-    elif isinstance(prompt_value, str):
-        prompt = [TurnData(role="user", text=check_text(prompt_value, '"prompt"'))]
-    elif isinstance(prompt_value, list):
-        prompt = openai_turns(prompt_value, "prompt", "prompt message")
-    else:
+    prompt = [] if prompt_value is None else _prompt_turns(prompt_value)
+    if prompt is None:
         raise RecordError(_not_text_or_messages("prompt", prompt_value))
     chosen = _reply_side(record["chosen"], "chosen")
     rejected = _reply_side(record["rejected"], "rejected")
@@ -393,12 +397,8 @@ class PromptResponseParser(Parser):
         )
 
     def build(self, record: dict, where: Where) -> list[ConversationData]:
-        prompt = record.get("prompt")
-        if isinstance(prompt, str):
-            turns = [TurnData(role="user", text=check_text(prompt, '"prompt"'))]
-        elif isinstance(prompt, list):
-            turns = openai_turns(prompt, "prompt", "prompt message")
-        else:
+        turns = _prompt_turns(record.get("prompt"))
+        if turns is None:
             raise RecordError('missing "prompt" (a string or a list of messages)')
         key = next((k for k in _RESPONSE_KEYS if k in record), None)
         if key is not None:
