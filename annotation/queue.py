@@ -883,14 +883,7 @@ def annotator_stats(project: Project, now: datetime | None = None) -> list[dict[
         durations[annotator_id].append((submitted_at - started_at).total_seconds())
         if submitted_at >= today:
             today_counts[annotator_id] += 1
-    open_work = dict(
-        Task.objects.filter(
-            project=project, status__in=[Task.Status.ASSIGNED, Task.Status.IN_PROGRESS]
-        )
-        .values("assignee_id")
-        .annotate(n=Count("id"))
-        .values_list("assignee_id", "n")
-    )
+    open_work = _open_load(project, [m.user for m in members])
     return [
         {
             "username": m.user.username,
