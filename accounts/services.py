@@ -1,6 +1,7 @@
 from django.contrib.auth import authenticate
+from django.core.cache import cache
 
-from accounts.models import ApiToken, User, hash_token_key
+from accounts.models import ApiToken, ExpertiseTag, User, hash_token_key
 
 
 class InvalidCredentials(Exception):
@@ -20,3 +21,24 @@ def obtain_api_token(*, username: str, password: str, name: str = "api") -> str:
     if user is None or not user.is_active:
         raise InvalidCredentials("Unable to log in with the given username and password.")
     return create_api_token(user=user, name=name)
+
+
+# The workspace offers every expertise in its skip menu on each page; the list seldom
+# changes, so it is read from the cache, which saving or deleting a tag clears (the TTL
+# covers bulk changes, which send no signal).
+EXPERTISE_NAMES_KEY = "expertise-names"
+EXPERTISE_NAMES_TTL = 300
+EXPERTISE_NAMES_SHOWN = 200
+
+
+def expertise_names() -> list[str]:
+    """The names of the known expertise tags, in order (at most EXPERTISE_NAMES_SHOWN)."""
+    names = cache.get(EXPERTISE_NAMES_KEY)
+    if names is None:
+        names = list(ExpertiseTag.objects.values_list("name", flat=True)[:EXPERTISE_NAMES_SHOWN])
+        cache.set(EXPERTISE_NAMES_KEY, names, EXPERTISE_NAMES_TTL)
+    return names
+
+
+def forget_expertise_names(**_kwargs) -> None:
+    cache.delete(EXPERTISE_NAMES_KEY)

@@ -85,6 +85,10 @@ class TaskQuerySet(models.QuerySet):
             return self.pool()
         return self.filter(status=bucket)
 
+    def for_workspace(self) -> "TaskQuerySet":
+        """With what the workspace shows: project, conversation, annotation and its schema."""
+        return self.select_related("project", "conversation", "annotation__schema")
+
     def for_annotator(self, user) -> "TaskQuerySet":
         return self.filter(assignee=user)
 

@@ -180,39 +180,73 @@ def claim_next_task(
     then the pool (pool and mixed modes). Never a conversation they already have a task
     for. Open tasks are locked with SKIP LOCKED on PostgreSQL, so concurrent claimers never
     wait on each other. Pass the user's `membership` if the caller already checked it.
+    The task comes with what the workspace shows (`Task.objects.for_workspace()`).
     """
     if membership is None:
         _require_member(project, user)
     now = now or timezone.now()
+    task = _resume(user, now, project=project)
+    if task is not None:
+        task.project = project
+        return task
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _claim(project, user, now)
+                task = _claim(project, user, now)
+            break
         except IntegrityError:
             # The same user claimed another slot of the same conversation elsewhere (a
             # second tab) at this very moment; the constraint refused this one. Look again.
             if attempt == 2:
                 raise
-    return None
+    if task is None:
+        return None
+    task = Task.objects.for_workspace().get(pk=task.pk)
+    task.project = project
+    return task
 
 
-def _claim(project: Project, user: User, now: datetime) -> Task | None:
-    current = (
-        Task.objects.select_for_update()
-        .filter(
-            project=project,
-            assignee=user,
-            status=Task.Status.IN_PROGRESS,
-            lease_expires_at__gt=now,
-        )
+# Opening the workspace or saving renews the lease at most this often: most of those
+# requests then write nothing, and an annotator at work never sees their lease run out.
+LEASE_RENEWAL = timedelta(minutes=1)
+
+
+def renew_lease(task: Task, project: Project, now: datetime) -> bool:
+    """Extend the lease of the user's task in progress, unless renewed in the last minute.
+
+    False if the task is no longer in progress (it expired or was released meanwhile).
+    """
+    lease = lease_end(project, now)
+    if task.lease_expires_at is not None and task.lease_expires_at >= lease - LEASE_RENEWAL:
+        return True
+    renewed = Task.objects.filter(
+        pk=task.pk, assignee_id=task.assignee_id, status=Task.Status.IN_PROGRESS
+    ).update(lease_expires_at=lease)
+    if renewed:
+        task.lease_expires_at = lease
+    return bool(renewed)
+
+
+def resume_task(*, user: User, slug: str, now: datetime | None = None) -> Task | None:
+    """The user's task in progress in a project they belong to, as claim_next_task gives it,
+    or None: one query when they are in the middle of a conversation, as they mostly are."""
+    return _resume(user, now or timezone.now(), project__slug=slug, project__memberships__user=user)
+
+
+def _resume(user: User, now: datetime, **where: Any) -> Task | None:
+    """The user's task in progress, if still leased, with its lease renewed."""
+    task = (
+        Task.objects.for_workspace()
+        .filter(assignee=user, status=Task.Status.IN_PROGRESS, lease_expires_at__gt=now, **where)
         .order_by("claimed_at", "id")
         .first()
     )
-    if current is not None:
-        current.lease_expires_at = lease_end(project, now)
-        current.save(update_fields=["lease_expires_at"])
-        return current
+    if task is None or not renew_lease(task, task.project, now):
+        return None
+    return task
 
+
+def _claim(project: Project, user: User, now: datetime) -> Task | None:
     if project.serves_assigned:
         assigned = (
             Task.objects.select_for_update(skip_locked=True)
@@ -830,23 +864,26 @@ def position(project: Project, user: User) -> dict[str, int]:
 
     `waiting` is what is assigned to them plus what the pool holds (some of which they
     may already have had): an estimate for the workspace header, read from the counts.
+    The workspace asks on every page, so this is one plain query (through the assignee
+    index and the count rows), not three compiled by the ORM each time.
     """
-    mine = dict(
-        Task.objects.filter(
-            project=project,
-            assignee=user,
-            status__in=[Task.Status.SUBMITTED, Task.Status.ASSIGNED],
-        )
-        .values("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
+    quote = connection.ops.quote_name
+    tasks, counts = quote(Task._meta.db_table), quote(TaskCount._meta.db_table)
+    mine = (
+        f"SELECT COUNT(*) FROM {tasks} WHERE assignee_id = %s AND status = %s AND project_id = %s"
     )
-    counts = task_counts(project)
-    pool = counts[Task.Status.OPEN] if project.serves_pool else 0
-    return {
-        "done": mine.get(Task.Status.SUBMITTED, 0),
-        "waiting": mine.get(Task.Status.ASSIGNED, 0) + pool,
-    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ({mine}), ({mine}), (SELECT COALESCE(SUM(count), 0) FROM {counts} "
+            "WHERE project_id = %s AND bucket = %s)",
+            [
+                *(user.pk, Task.Status.SUBMITTED.value, project.pk),
+                *(user.pk, Task.Status.ASSIGNED.value, project.pk),
+                *(project.pk, Task.Status.OPEN.value),
+            ],
+        )
+        done, assigned, pool = cursor.fetchone()
+    return {"done": done, "waiting": assigned + (pool if project.serves_pool else 0)}
 
 
 def progress(project: Project, membership: Membership) -> dict[str, Any]:

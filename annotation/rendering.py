@@ -8,12 +8,11 @@ tests select on its ids, classes, names and data-* attributes.
 
 Every value that comes from a user (turn text, prompts, help, option labels and values,
 source titles, quotes, tool names and arguments) goes through `escape`; turn Markdown goes
-through `render_markdown`, which sanitises it.
+through `render_markdown`, which sanitises it (and keeps it per text).
 """
 
 import html
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
@@ -35,23 +34,6 @@ def escape(value: Any) -> str:
     if hasattr(value, "__html__"):
         return value.__html__()
     return html.escape(str(value))
-
-
-# Turn text never changes, and a dataset often repeats its system prompt, so rendered
-# Markdown is kept per text. Very long texts are not kept, to bound the memory it takes.
-CACHED_MARKDOWN_CHARS = 10_000
-
-
-def turn_markdown(text: str) -> SafeString:
-    """A turn's Markdown as sanitised HTML."""
-    if len(text) > CACHED_MARKDOWN_CHARS:
-        return render_markdown(text)
-    return _cached_markdown(text)
-
-
-@lru_cache(maxsize=4096)
-def _cached_markdown(text: str) -> SafeString:
-    return render_markdown(text)
 
 
 def render_turns(panels: list[TurnPanel]) -> SafeString:
@@ -117,7 +99,7 @@ def _turn_text(panel: TurnPanel) -> str:
         return (
             '<details class="turn-text system-text"><summary>System prompt '
             f'<span class="muted">({length} characters)</span></summary>\n'
-            f'<div class="turn-body"><div class="turn-md md">{turn_markdown(turn.text)}</div>'
+            f'<div class="turn-body"><div class="turn-md md">{render_markdown(turn.text)}</div>'
             f"{raw}</div>\n"
             "</details>"
         )
@@ -126,7 +108,7 @@ def _turn_text(panel: TurnPanel) -> str:
     if tool_result is not None:
         shown = f'<pre class="turn-md tool-result">{escape(tool_result)}</pre>'
     else:
-        shown = f'<div class="turn-md md">{turn_markdown(turn.text)}</div>'
+        shown = f'<div class="turn-md md">{render_markdown(turn.text)}</div>'
     long = panel.is_long
     show_all = (
         '<button type="button" class="link-button show-all" data-show-all '

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import JSONField, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -22,7 +23,7 @@ from annotation.exceptions import (
     NotFound,
     StaleVersion,
 )
-from annotation.models import Annotation, Flag, Task, TurnAnswer
+from annotation.models import Annotation, Flag, Task, Turn, TurnAnswer
 from projects import cache as schema_cache
 from projects import services as project_services
 
@@ -155,6 +156,23 @@ def save_annotation(
         "conversation": clean.conversation,
     }
     return annotation
+
+
+def workspace_turns(task: Task) -> list[Turn]:
+    """The task's conversation turns in order, read with its annotation's answers to them in
+    the same query; annotation_answers() then reads nothing more."""
+    annotation = task.annotation
+    saved = TurnAnswer.objects.filter(annotation=annotation, turn=OuterRef("pk")).values("answers")
+    turns = list(
+        Turn.objects.filter(conversation_id=task.conversation_id)
+        .annotate(saved=Subquery(saved, output_field=JSONField()))
+        .order_by("index")
+    )
+    annotation.answers_cache = {
+        "turns": {str(t.index): t.saved for t in turns if t.saved is not None},
+        "conversation": annotation.answers,
+    }
+    return turns
 
 
 def annotation_answers(annotation: Annotation) -> dict[str, Any]:

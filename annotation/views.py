@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation, retarget
 
-from accounts.models import ExpertiseTag
+from accounts import services as account_services
 from annotation import answers as answer_rules
 from annotation import exceptions, forms, imports, queue, services
 from annotation.models import Annotation, AssignmentJob, Flag, Task
@@ -84,7 +84,7 @@ def _workspace_context(
     # tests/annotation/views/test_workspace_queries.py): everything per turn is in memory.
     annotation = task.annotation
     questions = schema_cache.schema_questions(annotation.schema)
-    turns = list(task.conversation.turns.order_by("index"))
+    turns = services.workspace_turns(task)
     sources = answer_rules.conversation_sources(task.conversation.metadata)
     panels, conversation_fields = forms.build_panels(
         questions, turns, services.annotation_answers(annotation), errors, sources
@@ -106,7 +106,7 @@ def _workspace_context(
         "escalation_notes": _escalation_notes(task),
         "skip_form": skip_form or forms.SkipForm(),
         "flag_form": flag_form or forms.FlagForm(),
-        "expertise_names": ExpertiseTag.objects.values_list("name", flat=True)[:200],
+        "expertise_names": account_services.expertise_names(),
     }
 
 
@@ -139,11 +139,13 @@ def _describe_paths(paths: list[str], panels, conversation_fields) -> list[dict[
 @login_required
 @require_GET
 def label(request: HttpRequest, slug: str) -> HttpResponse:
-    project, membership = project_for_member(request.user, slug)
-    task = queue.claim_next_task(project=project, user=request.user, membership=membership)
+    task = queue.resume_task(user=request.user, slug=slug)
+    if task is None:
+        project, membership = project_for_member(request.user, slug)
+        task = queue.claim_next_task(project=project, user=request.user, membership=membership)
     if task is None:
         return render(request, "annotation/no_task.html", {"project": project})
-    task = _task_or_404(request, task.pk)
+    task.assignee = request.user  # it is theirs: no query to load it again
     return render(request, "annotation/workspace.html", _workspace_context(task))
 
 

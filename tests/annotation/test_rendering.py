@@ -4,6 +4,7 @@ from annotation import rendering
 from annotation.forms import Field, TurnPanel, build_panels
 from annotation.models import Turn
 from projects import cache as schema_cache
+from projects import markup
 from projects.models import LabelSchema, Question
 
 EVIL = '<script>alert("x")</script>'
@@ -302,12 +303,12 @@ def test_a_conversation_renders_every_turn_with_the_default_schema(project, conv
     assert 'name="conversation.notes"' in fields
 
 
-def test_markdown_of_a_turn_is_rendered_once_per_text():
-    rendering._cached_markdown.cache_clear()
+def test_markdown_of_a_text_is_rendered_once_and_long_texts_are_not_kept():
+    markup._cached.cache_clear()
     text = "Some *unique* text for the cache test"
-    first = rendering.turn_markdown(text)
-    assert rendering.turn_markdown(text) is first
-    assert rendering._cached_markdown.cache_info().hits == 1
-    long = "x" * (rendering.CACHED_MARKDOWN_CHARS + 1)
-    rendering.turn_markdown(long)
-    assert rendering._cached_markdown.cache_info().currsize == 1  # too long to keep
+    first = markup.render_markdown(text)
+    assert markup.render_markdown(text) is first
+    assert markup._cached.cache_info().hits == 1
+    long = "x" * (markup.CACHED_CHARS + 1)
+    assert markup.render_markdown(long) == "<p>" + long + "</p>\n"
+    assert markup._cached.cache_info().currsize == 1  # too long to keep

@@ -49,6 +49,40 @@ def test_claiming_again_resumes_the_current_task_and_extends_its_lease(project, 
     assert Task.objects.filter(assignee=annotator).count() == 1
 
 
+def test_resuming_within_a_minute_of_the_last_renewal_writes_nothing(
+    project, annotator, django_assert_num_queries
+):
+    ConversationFactory.create_batch(2, project=project)
+    now = timezone.now()
+    first = queue.claim_next_task(project=project, user=annotator, now=now)
+    soon = now + queue.LEASE_RENEWAL / 2
+    with django_assert_num_queries(1):  # the task and what the page shows; no UPDATE
+        again = queue.resume_task(user=annotator, slug=project.slug, now=soon)
+    assert again.pk == first.pk and again.annotation.version == 1
+    first.refresh_from_db()
+    assert first.lease_expires_at == now + timedelta(minutes=project.lease_minutes)
+
+
+def test_resume_gives_nothing_to_someone_no_longer_a_member(project, annotator):
+    ConversationFactory(project=project)
+    task = queue.claim_next_task(project=project, user=annotator)
+    project.memberships.filter(user=annotator).delete()
+    assert queue.resume_task(user=annotator, slug=project.slug) is None
+    assert Task.objects.get(pk=task.pk).status == Task.Status.IN_PROGRESS
+
+
+def test_resume_gives_nothing_once_the_task_was_released_meanwhile(project, annotator):
+    ConversationFactory(project=project)
+    now = timezone.now()
+    task = queue.claim_next_task(project=project, user=annotator, now=now)
+    # Released between reading the task and renewing its lease: nothing to resume.
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.RELEASED)
+    task.refresh_from_db()
+    task.status = Task.Status.IN_PROGRESS
+    assert queue.renew_lease(task, project, now + timedelta(minutes=10)) is False
+    assert queue.resume_task(user=annotator, slug=project.slug) is None
+
+
 def test_nobody_gets_the_same_conversation_twice(project, annotator, owner):
     project_services.update_project(project=project, actor=owner, overlap=2)
     first, second = ConversationFactory.create_batch(2, project=project)

@@ -1,5 +1,6 @@
 import pytest
 
+from accounts.models import ExpertiseTag
 from annotation.models import Task, Turn
 from tests.factories import ConversationFactory
 
@@ -244,3 +245,13 @@ def test_an_evidence_question_lists_saved_passages(client, project, annotator):
         and "Policy, characters 0\N{EN DASH}5" in field
     )
     assert 'id="passage-picker"' in html and "data-evidence-cite" in field
+
+
+def test_a_new_expertise_is_offered_in_the_skip_menu_on_the_next_page(client, project, annotator):
+    ConversationFactory(project=project)
+    client.force_login(annotator)
+    assert 'value="oncology"' not in _html(client)  # the list is now cached
+    ExpertiseTag.objects.create(name="oncology")
+    assert '<option value="oncology">oncology</option>' in _html(client)
+    ExpertiseTag.objects.filter(name="oncology").get().delete()
+    assert 'value="oncology"' not in _html(client)
