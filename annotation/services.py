@@ -32,11 +32,7 @@ from projects import services as project_services
 
 def get_task_for_annotator(*, task_id: int, user: User) -> Task:
     """Load a task that belongs to the user, or raise NotFound."""
-    task = (
-        Task.objects.select_related("project", "conversation", "annotation", "annotation__schema")
-        .filter(pk=task_id, assignee=user)
-        .first()
-    )
+    task = Task.objects.for_workspace().filter(pk=task_id, assignee=user).first()
     if task is None or not hasattr(task, "annotation"):
         raise NotFound("No such task.")
     return task
@@ -64,7 +60,9 @@ def _write_turn_answers(
             changed.append(row)
     if created:
         TurnAnswer.objects.bulk_create(created)
-    if changed:
+    if len(changed) == 1:  # an autosave after one click: a plain UPDATE
+        TurnAnswer.objects.filter(pk=changed[0].pk).update(answers=changed[0].answers)
+    elif changed:
         TurnAnswer.objects.bulk_update(changed, ["answers"])
 
 
@@ -77,27 +75,37 @@ def save_annotation(
     conversation: Any,
     submit: bool = False,
     now: datetime | None = None,
+    turn_rows: list[Turn] | None = None,
 ) -> Annotation:
     """Replace the user's answers on a task, guarded by the version they last saw.
 
     The whole annotation is sent each time. A stale version raises StaleVersion and writes
     nothing; with submit=True, missing required answers raise MissingRequired and nothing
-    is saved or submitted. Saving extends the task's lease. `task` only needs its id.
+    is saved or submitted. Saving extends the task's lease (at most once a minute).
+
+    `task` only needs its id; one loaded with `Task.objects.for_workspace()` (as the
+    workspace has it) is not read again, and `turn_rows` (the conversation's turns, with
+    their index, role and id) spare reading those: the autosave runs on every change.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        task = (
-            # Every writer locks the task row first, so its annotation needs no lock of its
-            # own; of=self, because a joined row locked FOR UPDATE (the project!) would
-            # serialise every save in the project and deadlock with foreign key checks.
+        # Every writer locks the task row first, so its annotation needs no lock of its own;
+        # of=self, because a joined row locked FOR UPDATE (the project!) would serialise every
+        # save in the project and deadlock with foreign key checks. What a save checks is
+        # read here, under the lock; the rest (schema, conversation) never changes.
+        locked = (
             Task.objects.select_for_update(of=("self",))
-            .select_related("project", "conversation", "annotation__schema")
             .filter(pk=task.pk, assignee=user)
-            .first()
+            .values_list("status", "lease_expires_at", "annotation__version", "annotation__status")
         )
-        if task is None or not hasattr(task, "annotation"):
+        row = next(iter(locked), None)
+        if row is None or row[2] is None:
             raise NotFound("No such task.")
+        if not Task._meta.get_field("annotation").is_cached(task):
+            task = Task.objects.for_workspace().get(pk=task.pk)
+        task.status, task.lease_expires_at = row[0], row[1]
         annotation = task.annotation
+        annotation.version, annotation.status = row[2], row[3]
         if annotation.status == Annotation.Status.SUBMITTED:
             raise Conflict("This annotation is already submitted and can no longer change.")
         if task.status != Task.Status.IN_PROGRESS:
@@ -109,8 +117,9 @@ def save_annotation(
             raise StaleVersion(annotation.version)
 
         questions = schema_cache.schema_questions(annotation.schema)
-        turn_rows = list(task.conversation.turns.values_list("index", "role", "id"))
-        turn_refs = [answer_rules.TurnRef(index=i, role=role) for i, role, _ in turn_rows]
+        if turn_rows is None:
+            turn_rows = list(task.conversation.turns.only("index", "role", "conversation_id"))
+        turn_refs = [answer_rules.TurnRef(index=t.index, role=t.role) for t in turn_rows]
         sources = answer_rules.source_texts(
             answer_rules.conversation_sources(task.conversation.metadata)
         )
@@ -128,7 +137,7 @@ def save_annotation(
             if missing:
                 raise MissingRequired(missing)
 
-        _write_turn_answers(annotation, {i: pk for i, _, pk in turn_rows}, clean.turns)
+        _write_turn_answers(annotation, {t.index: t.pk for t in turn_rows}, clean.turns)
         annotation.answers = clean.conversation
         annotation.version += 1
         annotation.updated_at = now
@@ -142,8 +151,7 @@ def save_annotation(
             task.lease_expires_at = None
             task.save(update_fields=["status", "completed_at", "lease_expires_at"])
         else:
-            task.lease_expires_at = queue.lease_end(task.project, now)
-            task.save(update_fields=["lease_expires_at"])
+            queue.renew_lease(task, task.project, now)
         annotation.save(update_fields=fields)
         if submit:
             # Last: the shared count row is held only from here to the commit.

@@ -169,6 +169,7 @@ def _save(request: HttpRequest, task: Task, *, submit: bool) -> Annotation:
         turns=payload["turns"],
         conversation=payload["conversation"],
         submit=submit,
+        turn_rows=turns,
     )
 
 

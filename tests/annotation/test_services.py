@@ -317,3 +317,27 @@ def test_active_leases_are_left_alone(project, annotator):
     task = claimed_task(project, annotator)
     assert queue.release_expired_leases() == 0
     assert Task.objects.get(pk=task.pk).status == Task.Status.IN_PROGRESS
+
+
+def test_saving_again_within_a_minute_leaves_the_lease_alone(project, annotator):
+    task = claimed_task(project, annotator)
+    task.refresh_from_db()
+    lease = task.lease_expires_at
+    soon = timezone.now() + queue.LEASE_RENEWAL / 2
+    services.save_annotation(
+        task=task, user=annotator, version=1, turns={}, conversation={}, now=soon
+    )
+    task.refresh_from_db()
+    assert task.lease_expires_at == lease
+
+
+def test_a_save_reads_the_version_under_its_lock_not_from_the_task_it_was_given(project, annotator):
+    task = claimed_task(project, annotator)
+    loaded = services.get_task_for_annotator(task_id=task.pk, user=annotator)
+    # Another tab saves after this request loaded the task, before it takes the lock.
+    services.save_annotation(task=task, user=annotator, version=1, turns={}, conversation={})
+    with pytest.raises(StaleVersion):
+        services.save_annotation(
+            task=loaded, user=annotator, version=1, turns={}, conversation={"overall": 3}
+        )
+    assert Annotation.objects.get(task=task).version == 2

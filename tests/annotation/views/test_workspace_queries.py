@@ -10,12 +10,12 @@ from tests.factories import ConversationFactory, claimed_task
 
 pytestmark = pytest.mark.django_db
 
-# What the 6-turn page needs: the session and the user (2), the membership (1), the claim
-# (the task in progress and its lease, in a savepoint: 4), the task with its annotation,
-# the questions, the turns, the answers (4), the position in the queue (2) and the
-# expertise names of the skip form (1). Markdown, tool calls, sources and guidelines come
-# from rows already loaded.
-QUERIES = 14
+# What the page needs: the session and the user (2), the task in progress with its
+# project, conversation, annotation and schema (1; its lease was renewed less than a
+# minute ago), the questions (1, until the schema cache has them), the turns with their
+# answers (1), the position in the queue (1) and the expertise names of the skip form (1,
+# until cached). Markdown, tool calls, sources and guidelines come from rows already loaded.
+QUERIES = 7
 
 SOURCES = [{"id": "policy", "title": "Wire policy", "text": "Wires sent before 6 p.m. go today."}]
 
@@ -62,9 +62,10 @@ def test_the_workspace_needs_the_same_queries_for_any_number_of_turns(
 
 
 # An autosave: the session and the user (2), the task (1), the turns (1), then the save in
-# its transaction (savepoint, the task locked with its annotation, the turns, the answers,
-# their update, the annotation, the task: 9). The questions come from the schema cache.
-SAVE_QUERIES = 14
+# its transaction (savepoint and its release, the task locked with its annotation's version,
+# the answers, then at most a delete, an update and an insert of them, the annotation: 8;
+# the lease was renewed less than a minute ago). The questions come from the schema cache.
+SAVE_QUERIES = 12
 
 
 @pytest.mark.parametrize("turns", [6, 60])
