@@ -5,6 +5,7 @@ browser, scripts and workers can never disagree about a rule. The queue (claimin
 leases, skipping, assignment) is in `annotation.queue`; importing in `annotation.imports`.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from annotation.exceptions import (
 from annotation.models import Annotation, Flag, Task, Turn, TurnAnswer
 from projects import cache as schema_cache
 from projects import services as project_services
+from projects.models import Question
 
 # --- Loading tasks ----------------------------------------------------------------------
 
@@ -42,28 +44,26 @@ def get_task_for_annotator(*, task_id: int, user: User) -> Task:
 
 
 def _write_turn_answers(
-    annotation: Annotation, turn_ids: dict[int, int], clean: dict[int, dict[str, Any]]
+    annotation: Annotation, turns: list[Turn], clean: dict[int, dict[str, Any]]
 ) -> None:
-    existing = {ta.turn_id: ta for ta in annotation.turn_answers.all()}
-    wanted = {turn_ids[index]: answers for index, answers in clean.items()}
-    stale = [ta.pk for turn_id, ta in existing.items() if turn_id not in wanted]
+    """Write what changed, given the turns read with their saved answers (workspace_turns)."""
+    saved = {t.pk: t.saved for t in turns if t.saved is not None}
+    wanted = {t.pk: clean[t.index] for t in turns if t.index in clean}
+    stale = [turn_id for turn_id in saved if turn_id not in wanted]
+    mine = TurnAnswer.objects.filter(annotation=annotation)
     if stale:
-        TurnAnswer.objects.filter(pk__in=stale).delete()
-    changed = []
+        mine.filter(turn_id__in=stale).delete()
     created = []
     for turn_id, answers in wanted.items():
-        row = existing.get(turn_id)
-        if row is None:
+        if turn_id not in saved:
             created.append(TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers))
-        elif row.answers != answers:
-            row.answers = answers
-            changed.append(row)
+        elif saved[turn_id] != answers:  # an autosave after one click: one plain UPDATE
+            mine.filter(turn_id=turn_id).update(answers=answers)
     if created:
         TurnAnswer.objects.bulk_create(created)
-    if len(changed) == 1:  # an autosave after one click: a plain UPDATE
-        TurnAnswer.objects.filter(pk=changed[0].pk).update(answers=changed[0].answers)
-    elif changed:
-        TurnAnswer.objects.bulk_update(changed, ["answers"])
+
+
+FormReader = Callable[[list[Question], list[Turn]], dict[str, Any]]
 
 
 def save_annotation(
@@ -71,41 +71,37 @@ def save_annotation(
     task: Task,
     user: User,
     version: int,
-    turns: Any,
-    conversation: Any,
+    turns: Any = None,
+    conversation: Any = None,
     submit: bool = False,
     now: datetime | None = None,
-    turn_rows: list[Turn] | None = None,
+    read_form: FormReader | None = None,
 ) -> Annotation:
     """Replace the user's answers on a task, guarded by the version they last saw.
 
-    The whole annotation is sent each time. A stale version raises StaleVersion and writes
-    nothing; with submit=True, missing required answers raise MissingRequired and nothing
-    is saved or submitted. Saving extends the task's lease (at most once a minute).
-
-    `task` only needs its id; one loaded with `Task.objects.for_workspace()` (as the
-    workspace has it) is not read again, and `turn_rows` (the conversation's turns, with
-    their index, role and id) spare reading those: the autosave runs on every change.
+    The whole annotation is sent each time: `turns` and `conversation` as the API takes
+    them, or `read_form`, which the workspace passes to build them from its posted form
+    with the questions and turns this loads anyway (an autosave then reads each once).
+    A stale version raises StaleVersion and writes nothing; with submit=True, missing
+    required answers raise MissingRequired and nothing is saved or submitted. Saving
+    extends the task's lease (at most once a minute). `task` only needs its id; the
+    annotation returned comes with its task, loaded as Task.objects.for_workspace() does.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        # Every writer locks the task row first, so its annotation needs no lock of its own;
-        # of=self, because a joined row locked FOR UPDATE (the project!) would serialise every
-        # save in the project and deadlock with foreign key checks. What a save checks is
-        # read here, under the lock; the rest (schema, conversation) never changes.
-        locked = (
+        task = (
+            # Every writer locks the task row first, so its annotation needs no lock of its
+            # own; of=self, because a joined row locked FOR UPDATE (the project!) would
+            # serialise every save in the project and deadlock with foreign key checks.
             Task.objects.select_for_update(of=("self",))
+            .for_workspace()
             .filter(pk=task.pk, assignee=user)
-            .values_list("status", "lease_expires_at", "annotation__version", "annotation__status")
+            .first()
         )
-        row = next(iter(locked), None)
-        if row is None or row[2] is None:
+        if task is None or not hasattr(task, "annotation"):
             raise NotFound("No such task.")
-        if not Task._meta.get_field("annotation").is_cached(task):
-            task = Task.objects.for_workspace().get(pk=task.pk)
-        task.status, task.lease_expires_at = row[0], row[1]
         annotation = task.annotation
-        annotation.version, annotation.status = row[2], row[3]
+        annotation.task = task
         if annotation.status == Annotation.Status.SUBMITTED:
             raise Conflict("This annotation is already submitted and can no longer change.")
         if task.status != Task.Status.IN_PROGRESS:
@@ -117,8 +113,10 @@ def save_annotation(
             raise StaleVersion(annotation.version)
 
         questions = schema_cache.schema_questions(annotation.schema)
-        if turn_rows is None:
-            turn_rows = list(task.conversation.turns.only("index", "role", "conversation_id"))
+        turn_rows = workspace_turns(task)  # under the lock: the answers as they are now
+        if read_form is not None:
+            posted = read_form(questions, turn_rows)
+            turns, conversation = posted["turns"], posted["conversation"]
         turn_refs = [answer_rules.TurnRef(index=t.index, role=t.role) for t in turn_rows]
         sources = answer_rules.source_texts(
             answer_rules.conversation_sources(task.conversation.metadata)
@@ -137,7 +135,7 @@ def save_annotation(
             if missing:
                 raise MissingRequired(missing)
 
-        _write_turn_answers(annotation, {t.index: t.pk for t in turn_rows}, clean.turns)
+        _write_turn_answers(annotation, turn_rows, clean.turns)
         annotation.answers = clean.conversation
         annotation.version += 1
         annotation.updated_at = now

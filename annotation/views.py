@@ -156,20 +156,15 @@ def _posted_version(request: HttpRequest) -> int:
         return 0
 
 
-def _save(request: HttpRequest, task: Task, *, submit: bool) -> Annotation:
-    questions = schema_cache.schema_questions(task.annotation.schema)
-    # conversation_id too: through the related manager, Django sets it on every turn and
-    # would otherwise fetch it once per turn.
-    turns = list(task.conversation.turns.only("index", "role", "text", "conversation_id"))
-    payload = forms.payload_from_post(request.POST, questions, turns)
+def _save(request: HttpRequest, task_id: int, *, submit: bool) -> Annotation:
+    """Save the posted form; the service loads (and locks) the task, questions and turns
+    once, and reads the form with them."""
     return services.save_annotation(
-        task=task,
+        task=Task(pk=task_id),
         user=request.user,
         version=_posted_version(request),
-        turns=payload["turns"],
-        conversation=payload["conversation"],
         submit=submit,
-        turn_rows=turns,
+        read_form=lambda questions, turns: forms.payload_from_post(request.POST, questions, turns),
     )
 
 
@@ -177,12 +172,13 @@ def _save(request: HttpRequest, task: Task, *, submit: bool) -> Annotation:
 @require_POST
 def save(request: HttpRequest, task_id: int) -> HttpResponse:
     """Autosave: htmx on every change, or the page's beacon when it is hidden or closed."""
-    task = _task_or_404(request, task_id)
-    error = None
     try:
-        annotation = _save(request, task, submit=False)
+        annotation, error = _save(request, task_id, submit=False), None
+    except exceptions.NotFound:
+        raise
     except exceptions.ServiceError as exc:
-        annotation, error = task.annotation, exc
+        annotation, error = _task_or_404(request, task_id).annotation, exc
+    task = annotation.task
     status = 200 if error is None else error.status
     if request.htmx:
         # Only a saved change moves the page's version: after a conflict it stays stale, so
@@ -194,8 +190,12 @@ def save(request: HttpRequest, task_id: int) -> HttpResponse:
             "swap_version": not error,
         }
         return render(request, "annotation/workspace.html#save-status", context, status=status)
+    if "beacon" in request.GET:
+        # The page is going away and never reads the answer: its status says it all.
+        return HttpResponse(
+            error.message if error else b"", status=204 if error is None else status
+        )
     if error is not None:
-        # A beacon never reads the page, but its status says the save was refused.
         context = {**_workspace_context(task), "error": error}
         return render(request, "annotation/workspace.html", context, status=status)
     return redirect("annotation:label", slug=task.project.slug)
@@ -204,10 +204,12 @@ def save(request: HttpRequest, task_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def submit(request: HttpRequest, task_id: int) -> HttpResponse:
-    task = _task_or_404(request, task_id)
     try:
-        _save(request, task, submit=True)
+        annotation = _save(request, task_id, submit=True)
+    except exceptions.NotFound:
+        raise
     except exceptions.ServiceError as exc:
+        task = _task_or_404(request, task_id)
         missing = exc.missing if isinstance(exc, exceptions.MissingRequired) else None
         context = _workspace_context(task, missing=missing)
         context["error"] = None if missing else exc
@@ -218,7 +220,7 @@ def submit(request: HttpRequest, task_id: int) -> HttpResponse:
             return render(request, "annotation/workspace.html#submit-errors", context, status=400)
         response = render(request, "annotation/workspace.html#save-status", context, status=status)
         return retarget(response, "#save-status")
-    return _go_to(request, reverse("annotation:label", args=[task.project.slug]))
+    return _go_to(request, reverse("annotation:label", args=[annotation.task.project.slug]))
 
 
 def _go_to(request: HttpRequest, url: str) -> HttpResponse:

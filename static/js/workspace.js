@@ -173,7 +173,8 @@
     if (!form || !state.dirty || state.conflict || state.beaconGen === state.gen) return;
     if (!navigator.sendBeacon) return;
     const data = new FormData(form); // with the CSRF token and the version
-    if (navigator.sendBeacon(form.dataset.saveUrl, data)) {
+    // ?beacon: the server answers with a bare status, not a page nobody will read.
+    if (navigator.sendBeacon(form.dataset.saveUrl + "?beacon=1", data)) {
       state.beaconGen = state.gen;
       if (state.beacon === null) state.beacon = data.get("version");
     }

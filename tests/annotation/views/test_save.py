@@ -166,3 +166,30 @@ def test_a_beacon_with_a_stale_version_is_refused_not_applied(client, task, anno
     annotation = Annotation.objects.get(task=task)
     assert annotation.version == 2
     assert services.annotation_answers(annotation)["turns"] == {"2": {"factuality": "correct"}}
+
+
+def test_a_beacon_marked_as_such_gets_a_bare_204_once_saved(task, annotator):
+    browser, token = _beacon_client(task, annotator)
+    response = browser.post(
+        f"/tasks/{task.pk}/save/?beacon=1",
+        {"csrfmiddlewaretoken": token, "version": "1", "turns.2.rationale": "Left the tab."},
+    )
+    assert response.status_code == 204 and response.content == b""
+    annotation = Annotation.objects.get(task=task)
+    assert services.annotation_answers(annotation)["turns"] == {"2": {"rationale": "Left the tab."}}
+
+
+def test_a_stale_beacon_marked_as_such_gets_409_with_the_reason_and_changes_nothing(
+    client, task, annotator
+):
+    client.post(
+        f"/tasks/{task.pk}/save/", {"version": "1", "turns.2.factuality": "correct"}, headers=HTMX
+    )
+    browser, token = _beacon_client(task, annotator)
+    response = browser.post(
+        f"/tasks/{task.pk}/save/?beacon=1",
+        {"csrfmiddlewaretoken": token, "version": "1", "turns.2.factuality": "fabricated"},
+    )
+    assert response.status_code == 409 and "changed elsewhere" in response.content.decode()
+    annotation = Annotation.objects.get(task=task)
+    assert services.annotation_answers(annotation)["turns"] == {"2": {"factuality": "correct"}}

@@ -61,11 +61,12 @@ def test_the_workspace_needs_the_same_queries_for_any_number_of_turns(
     assert html.count("<code>lookup</code>") == (turns - 1) // 2  # the assistant turns
 
 
-# An autosave: the session and the user (2), the task (1), the turns (1), then the save in
-# its transaction (savepoint and its release, the task locked with its annotation's version,
-# the answers, then at most a delete, an update and an insert of them, the annotation: 8;
-# the lease was renewed less than a minute ago). The questions come from the schema cache.
-SAVE_QUERIES = 12
+# An autosave: the session and the user (2), then the save in its transaction (savepoint
+# and its release, the task locked with its project, conversation, annotation and schema,
+# the turns with their answers, then at most a delete, an update and an insert of answers,
+# and the annotation: 8; the lease was renewed less than a minute ago). The questions come
+# from the schema cache.
+SAVE_QUERIES = 10
 
 
 @pytest.mark.parametrize("turns", [6, 60])
