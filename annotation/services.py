@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-from django.db.models import JSONField, OuterRef, Subquery
+import orjson
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -85,7 +85,7 @@ def save_annotation(
     A stale version raises StaleVersion and writes nothing; with submit=True, missing
     required answers raise MissingRequired and nothing is saved or submitted. Saving
     extends the task's lease (at most once a minute). `task` only needs its id; the
-    annotation returned comes with its task, loaded as Task.objects.for_workspace() does.
+    annotation returned comes with its task and the task's project.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -93,8 +93,10 @@ def save_annotation(
             # Every writer locks the task row first, so its annotation needs no lock of its
             # own; of=self, because a joined row locked FOR UPDATE (the project!) would
             # serialise every save in the project and deadlock with foreign key checks.
+            # The conversation is read only when a question needs its sources: fewer tables
+            # to join is less for PostgreSQL to plan on every autosave.
             Task.objects.select_for_update(of=("self",))
-            .for_workspace()
+            .select_related("project", "annotation__schema")
             .filter(pk=task.pk, assignee=user)
             .first()
         )
@@ -118,9 +120,11 @@ def save_annotation(
             posted = read_form(questions, turn_rows)
             turns, conversation = posted["turns"], posted["conversation"]
         turn_refs = [answer_rules.TurnRef(index=t.index, role=t.role) for t in turn_rows]
-        sources = answer_rules.source_texts(
-            answer_rules.conversation_sources(task.conversation.metadata)
-        )
+        sources = {}
+        if any(q.kind == Question.Kind.EVIDENCE for q in questions):
+            sources = answer_rules.source_texts(
+                answer_rules.conversation_sources(task.conversation.metadata)
+            )
         clean, errors = answer_rules.clean_answers(
             questions, turn_refs, turns, conversation, sources
         )
@@ -165,15 +169,24 @@ def save_annotation(
 
 
 def workspace_turns(task: Task) -> list[Turn]:
-    """The task's conversation turns in order, read with its annotation's answers to them in
-    the same query; annotation_answers() then reads nothing more."""
+    """The task's conversation turns in order, each with `saved`: its annotation's answers
+    to it, or None. One plain query (the page and every autosave need it); after it,
+    annotation_answers() reads nothing more."""
     annotation = task.annotation
-    saved = TurnAnswer.objects.filter(annotation=annotation, turn=OuterRef("pk")).values("answers")
+    quote = connection.ops.quote_name
     turns = list(
-        Turn.objects.filter(conversation_id=task.conversation_id)
-        .annotate(saved=Subquery(saved, output_field=JSONField()))
-        .order_by("index")
+        Turn.objects.raw(
+            f"SELECT t.id, t.conversation_id, t.{quote('index')}, t.role, t.text, t.metadata, "
+            f"a.answers AS saved FROM {quote(Turn._meta.db_table)} t "
+            f"LEFT JOIN {quote(TurnAnswer._meta.db_table)} a "
+            "ON a.turn_id = t.id AND a.annotation_id = %s "
+            f"WHERE t.conversation_id = %s ORDER BY t.{quote('index')}",
+            [annotation.pk, task.conversation_id],
+        )
     )
+    for turn in turns:
+        if isinstance(turn.saved, str | bytes):  # an extra column: the driver's raw JSON
+            turn.saved = orjson.loads(turn.saved)
     annotation.answers_cache = {
         "turns": {str(t.index): t.saved for t in turns if t.saved is not None},
         "conversation": annotation.answers,
