@@ -304,7 +304,9 @@ def _parse_in_chunks(
 ) -> Iterator[_Chunk]:
     items: list[_Prepared | importers.Problem] = []
     detected = format
-    size = min(FIRST_BATCH_SIZE, BATCH_SIZE)  # small, so that writing starts at once
+    # Small at first, so that writing starts at once, then doubling up to BATCH_SIZE: the
+    # parser is a few times faster than the writer, so it stays a chunk ahead of it.
+    size = min(FIRST_BATCH_SIZE, BATCH_SIZE)
     try:
         content = importers.open_stream(stream)
         for _where, item, name in importers.iter_conversations(content, format):
@@ -313,7 +315,7 @@ def _parse_in_chunks(
             if len(items) >= size:
                 yield _Chunk(items, detected, stream.tell())
                 items = []
-                size = BATCH_SIZE
+                size = min(size * 2, BATCH_SIZE)
     except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated .gz
         items.append(importers.Problem(line=None, message=f"cannot read the file: {exc}"))
     except _Stopped:
