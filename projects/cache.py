@@ -1,6 +1,12 @@
 """Schemas in use never change (an edit makes a new version), so they are cached by id:
-claiming and saving, the hottest requests, then skip reading and serialising questions."""
+claiming and saving, the hottest requests, then skip reading and serialising questions.
 
+The questions are kept in each process as well (the last LOCAL_SCHEMAS schemas used): the
+workspace page and every autosave need them, and even a local cache unpickles them anew.
+"""
+
+from collections import OrderedDict
+from threading import Lock
 from typing import Any
 
 from django.core.cache import cache
@@ -16,15 +22,32 @@ def _key(kind: str, schema: LabelSchema) -> str:
     return f"schema-{kind}:{schema.pk}:{schema.created_at.timestamp()}"
 
 
+LOCAL_SCHEMAS = 64
+_local: OrderedDict[str, list[Question]] = OrderedDict()
+_local_lock = Lock()
+
+
 def schema_questions(schema: LabelSchema) -> list[Question]:
-    """The schema's questions, in order; from the cache once the schema is in use."""
+    """The schema's questions, in order; from the caches once the schema is in use.
+
+    The list is shared: read it, never change it.
+    """
     if not schema.in_use:
         return list(schema.questions.all())
     key = _key("questions", schema)
+    with _local_lock:
+        questions = _local.get(key)
+        if questions is not None:
+            _local.move_to_end(key)
+            return questions
     questions = cache.get(key)
     if questions is None:
         questions = list(schema.questions.all())
         cache.set(key, questions, TTL)
+    with _local_lock:
+        _local[key] = questions
+        while len(_local) > LOCAL_SCHEMAS:
+            _local.popitem(last=False)
     return questions
 
 

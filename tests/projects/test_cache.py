@@ -31,3 +31,32 @@ def test_a_schema_not_in_use_is_read_fresh_after_an_edit(project, owner):
     )
     assert [q.key for q in cache.schema_questions(schema)] == ["ok"]
     assert [q["key"] for q in cache.schema_payload(schema)["questions"]] == ["ok"]
+
+
+def test_questions_in_use_are_kept_in_the_process_even_when_the_shared_cache_is_emptied(
+    project, annotator, django_assert_num_queries
+):
+    from django.core.cache import cache as shared
+
+    ConversationFactory(project=project)
+    queue.claim_next_task(project=project, user=annotator)
+    schema = LabelSchema.objects.current_for(project)
+    first = cache.schema_questions(schema)
+    shared.delete(cache._key("questions", schema))
+    with django_assert_num_queries(0):
+        assert cache.schema_questions(schema) is first  # the same list, not unpickled again
+
+
+def test_the_process_keeps_a_bounded_number_of_schemas(monkeypatch, project, annotator):
+    monkeypatch.setattr(cache, "LOCAL_SCHEMAS", 1)
+    ConversationFactory(project=project)
+    queue.claim_next_task(project=project, user=annotator)
+    schema = LabelSchema.objects.current_for(project)
+    cache.schema_questions(schema)
+    other = services.create_project(creator=project.created_by, slug="other", name="Other")
+    other_schema = LabelSchema.objects.current_for(other)
+    other_schema.in_use = True
+    cache.schema_questions(other_schema)
+    assert len(cache._local) == 1 and next(iter(cache._local)).startswith(
+        f"schema-questions:{other_schema.pk}:"
+    )
