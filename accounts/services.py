@@ -1,5 +1,6 @@
 from django.contrib.auth import authenticate
 from django.core.cache import cache
+from django.db import transaction
 
 from accounts.models import ApiToken, ExpertiseTag, User, hash_token_key
 
@@ -41,4 +42,7 @@ def expertise_names() -> list[str]:
 
 
 def forget_expertise_names(**_kwargs) -> None:
+    # Now and once the change is committed: a page loaded in between would otherwise put
+    # the old list back for EXPERTISE_NAMES_TTL.
     cache.delete(EXPERTISE_NAMES_KEY)
+    transaction.on_commit(lambda: cache.delete(EXPERTISE_NAMES_KEY))

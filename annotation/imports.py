@@ -187,8 +187,9 @@ class _CopyWriter(_Writer):
     """PostgreSQL's COPY for every row, formatted by the parsing thread.
 
     To format a row the parsing thread needs the conversation's id, so ids are taken from
-    the table's sequence in blocks ahead of it: two blocks at the start, one more for
-    every chunk handed over, which keeps it at most two chunks ahead and never stuck.
+    the table's sequence in blocks of BATCH_SIZE ahead of it: two blocks at the start, one
+    more for every chunk handed over. A chunk never needs more than a block, so the parser
+    is never stuck, and it is never more than a few thousand ids ahead.
     """
 
     ID_BLOCKS_AHEAD = 2

@@ -172,6 +172,7 @@ def claim_next_task(
     user: User,
     now: datetime | None = None,
     membership: Membership | None = None,
+    resume: bool = True,
 ) -> Task | None:
     """Give the user their current task, or claim their next one; None if there is none.
 
@@ -181,11 +182,13 @@ def claim_next_task(
     for. Open tasks are locked with SKIP LOCKED on PostgreSQL, so concurrent claimers never
     wait on each other. Pass the user's `membership` if the caller already checked it.
     The task comes with what the workspace shows (`Task.objects.for_workspace()`).
+    resume=False skips looking for the task in progress (the caller just did, with
+    resume_task).
     """
     if membership is None:
         _require_member(project, user)
     now = now or timezone.now()
-    task = _resume(user, now, project=project)
+    task = _resume(user, now, project=project) if resume else None
     if task is not None:
         task.project = project
         return task
@@ -206,18 +209,21 @@ def claim_next_task(
     return task
 
 
-# Opening the workspace or saving renews the lease at most this often: most of those
-# requests then write nothing, and an annotator at work never sees their lease run out.
+# Opening the workspace or saving renews the lease at most this often (a quarter of the
+# lease for leases under four minutes): most of those requests then write nothing, and an
+# annotator at work never sees their lease run out.
 LEASE_RENEWAL = timedelta(minutes=1)
 
 
 def renew_lease(task: Task, project: Project, now: datetime) -> bool:
-    """Extend the lease of the user's task in progress, unless renewed in the last minute.
+    """Extend the lease of the user's task in progress, unless it was renewed very lately.
 
-    False if the task is no longer in progress (it expired or was released meanwhile).
+    False if the task is no longer in progress (released, skipped, or expired and taken
+    back by the maintenance job meanwhile).
     """
     lease = lease_end(project, now)
-    if task.lease_expires_at is not None and task.lease_expires_at >= lease - LEASE_RENEWAL:
+    slack = min(LEASE_RENEWAL, timedelta(minutes=project.lease_minutes) / 4)
+    if task.lease_expires_at is not None and task.lease_expires_at >= lease - slack:
         return True
     renewed = Task.objects.filter(
         pk=task.pk, assignee_id=task.assignee_id, status=Task.Status.IN_PROGRESS
@@ -237,7 +243,13 @@ def _resume(user: User, now: datetime, **where: Any) -> Task | None:
     """The user's task in progress, if still leased, with its lease renewed."""
     task = (
         Task.objects.for_workspace()
-        .filter(assignee=user, status=Task.Status.IN_PROGRESS, lease_expires_at__gt=now, **where)
+        .filter(
+            assignee=user,
+            status=Task.Status.IN_PROGRESS,
+            lease_expires_at__gt=now,
+            annotation__isnull=False,
+            **where,
+        )
         .order_by("claimed_at", "id")
         .first()
     )
@@ -883,7 +895,9 @@ def position(project: Project, user: User) -> dict[str, int]:
             ],
         )
         done, assigned, pool = cursor.fetchone()
-    return {"done": done, "waiting": assigned + (pool if project.serves_pool else 0)}
+    # int(): SUM over bigint is numeric on PostgreSQL, and a plain cursor converts nothing.
+    pool = int(pool) if project.serves_pool else 0
+    return {"done": int(done), "waiting": int(assigned) + pool}
 
 
 def progress(project: Project, membership: Membership) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -53,12 +54,20 @@ def _write_turn_answers(
     mine = TurnAnswer.objects.filter(annotation=annotation)
     if stale:
         mine.filter(turn_id__in=stale).delete()
-    created = []
+    created, changed = [], {}
     for turn_id, answers in wanted.items():
         if turn_id not in saved:
             created.append(TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers))
-        elif saved[turn_id] != answers:  # an autosave after one click: one plain UPDATE
-            mine.filter(turn_id=turn_id).update(answers=answers)
+        elif saved[turn_id] != answers:
+            changed[turn_id] = answers
+    if len(changed) == 1:  # an autosave after one click: one plain UPDATE
+        [(turn_id, answers)] = changed.items()
+        mine.filter(turn_id=turn_id).update(answers=answers)
+    elif changed:  # a whole set of answers (the API): one UPDATE for all of them
+        rows = list(mine.filter(turn_id__in=changed))
+        for row in rows:
+            row.answers = changed[row.turn_id]
+        TurnAnswer.objects.bulk_update(rows, ["answers"])
     if created:
         TurnAnswer.objects.bulk_create(created)
 
@@ -90,8 +99,9 @@ def save_annotation(
     now = now or timezone.now()
     with transaction.atomic():
         task = (
-            # Every writer locks the task row first, so its annotation needs no lock of its
-            # own; of=self, because a joined row locked FOR UPDATE (the project!) would
+            # Every writer locks the task row first: saves and submits of one task run one
+            # at a time (the annotation's version is then checked by its UPDATE below).
+            # of=self, because a joined row locked FOR UPDATE (the project!) would
             # serialise every save in the project and deadlock with foreign key checks.
             # The conversation is read only when a question needs its sources: fewer tables
             # to join is less for PostgreSQL to plan on every autosave.
@@ -140,21 +150,32 @@ def save_annotation(
                 raise MissingRequired(missing)
 
         _write_turn_answers(annotation, turn_rows, clean.turns)
-        annotation.answers = clean.conversation
-        annotation.version += 1
-        annotation.updated_at = now
-        fields = ["answers", "version", "updated_at"]
+        changes: dict[str, Any] = {"answers": clean.conversation, "updated_at": now}
         if submit:
-            annotation.status = Annotation.Status.SUBMITTED
-            annotation.submitted_at = now
-            fields += ["status", "submitted_at"]
+            changes.update(status=Annotation.Status.SUBMITTED, submitted_at=now)
+        # The version is checked again by the write itself. The annotation above was read in
+        # the statement that waited for the task's lock, so on PostgreSQL it may predate a
+        # save that held the lock meanwhile; this UPDATE sees the committed row, and a stale
+        # version writes nothing (the exception rolls back the answers written above).
+        written = Annotation.objects.filter(
+            pk=annotation.pk, version=version, status=Annotation.Status.DRAFT
+        ).update(version=F("version") + 1, **changes)
+        if not written:
+            current = Annotation.objects.filter(pk=annotation.pk).values_list("version", "status")
+            current_version, current_status = current.get()
+            if current_status == Annotation.Status.SUBMITTED:
+                raise Conflict("This annotation is already submitted and can no longer change.")
+            raise StaleVersion(current_version)
+        for name, value in changes.items():
+            setattr(annotation, name, value)
+        annotation.version = version + 1
+        if submit:
             task.status = Task.Status.SUBMITTED
             task.completed_at = now
             task.lease_expires_at = None
             task.save(update_fields=["status", "completed_at", "lease_expires_at"])
         else:
             queue.renew_lease(task, task.project, now)
-        annotation.save(update_fields=fields)
         if submit:
             # Last: the shared count row is held only from here to the commit.
             queue.count_moves(

@@ -142,7 +142,9 @@ def label(request: HttpRequest, slug: str) -> HttpResponse:
     task = queue.resume_task(user=request.user, slug=slug)
     if task is None:
         project, membership = project_for_member(request.user, slug)
-        task = queue.claim_next_task(project=project, user=request.user, membership=membership)
+        task = queue.claim_next_task(
+            project=project, user=request.user, membership=membership, resume=False
+        )
     if task is None:
         return render(request, "annotation/no_task.html", {"project": project})
     task.assignee = request.user  # it is theirs: no query to load it again

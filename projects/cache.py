@@ -1,10 +1,13 @@
 """Schemas in use never change (an edit makes a new version), so they are cached by id:
 claiming and saving, the hottest requests, then skip reading and serialising questions.
 
-The questions are kept in each process as well (the last LOCAL_SCHEMAS schemas used): the
-workspace page and every autosave need them, and even a local cache unpickles them anew.
+The questions are kept in each process as well (the last LOCAL_SCHEMAS schemas used, for
+LOCAL_TTL seconds): the workspace page and every autosave need them, and even a local cache
+unpickles them anew. The TTL bounds how long a process could show questions changed in the
+admin, which does not stop a lead from editing a schema in use.
 """
 
+import time
 from collections import OrderedDict
 from threading import Lock
 from typing import Any
@@ -23,7 +26,8 @@ def _key(kind: str, schema: LabelSchema) -> str:
 
 
 LOCAL_SCHEMAS = 64
-_local: OrderedDict[str, list[Question]] = OrderedDict()
+LOCAL_TTL = 300
+_local: OrderedDict[str, tuple[float, list[Question]]] = OrderedDict()
 _local_lock = Lock()
 
 
@@ -36,16 +40,17 @@ def schema_questions(schema: LabelSchema) -> list[Question]:
         return list(schema.questions.all())
     key = _key("questions", schema)
     with _local_lock:
-        questions = _local.get(key)
-        if questions is not None:
+        kept = _local.get(key)
+        if kept is not None and kept[0] > time.monotonic():
             _local.move_to_end(key)
-            return questions
+            return kept[1]
     questions = cache.get(key)
     if questions is None:
         questions = list(schema.questions.all())
         cache.set(key, questions, TTL)
     with _local_lock:
-        _local[key] = questions
+        _local[key] = (time.monotonic() + LOCAL_TTL, questions)
+        _local.move_to_end(key)
         while len(_local) > LOCAL_SCHEMAS:
             _local.popitem(last=False)
     return questions

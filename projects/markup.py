@@ -11,8 +11,8 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 
 # Turns and guidelines are shown on every workspace page and never change (an edit of the
 # guidelines is a new text), so their HTML is kept per text. Long texts are not kept, which
-# bounds what the cache holds (1,024 entries of at most 10,000 characters and their HTML).
-CACHED_CHARS = 10_000
+# bounds what the cache holds (1,024 entries of at most 4,000 characters and their HTML).
+CACHED_CHARS = 4_000
 
 
 def render_markdown(text: str) -> SafeString:

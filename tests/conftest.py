@@ -10,9 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from rest_framework.throttling import ScopedRateThrottle
 
+from accounts import services as account_services
 from config.celery import app as celery_app
+from projects import cache as schema_cache
 from projects.models import Membership
 from tests.factories import ConversationFactory, MembershipFactory, ProjectFactory, UserFactory
 from tests.helpers import api_client_for
@@ -41,6 +44,10 @@ def _fast_and_isolated(settings, monkeypatch, request, media_root):
     # Only the worker integration tests send tasks to a real broker.
     if request.node.get_closest_marker("celery_worker") is None:
         monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+    # What the caches kept from an earlier test's rows, which its rollback removed without
+    # a signal: the expertise names and the questions kept in this process.
+    cache.delete(account_services.EXPERTISE_NAMES_KEY)
+    schema_cache._local.clear()
 
 
 @pytest.fixture

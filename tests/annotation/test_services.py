@@ -341,3 +341,25 @@ def test_a_save_reads_the_version_under_its_lock_not_from_the_task_it_was_given(
             task=loaded, user=annotator, version=1, turns={}, conversation={"overall": 3}
         )
     assert Annotation.objects.get(task=task).version == 2
+
+
+def test_a_one_minute_lease_is_renewed_by_work_within_it(project, annotator):
+    project.lease_minutes = 1
+    project.save(update_fields=["lease_minutes"])
+    ConversationFactory(project=project)
+    now = timezone.now()
+    task = queue.claim_next_task(project=project, user=annotator, now=now)
+    later = now + timedelta(seconds=20)
+    services.save_annotation(
+        task=task, user=annotator, version=1, turns={}, conversation={}, now=later
+    )
+    task.refresh_from_db()
+    assert task.lease_expires_at == later + timedelta(minutes=1)
+
+
+def test_the_position_counts_are_plain_integers(project, annotator):
+    ConversationFactory.create_batch(3, project=project)
+    queue.claim_next_task(project=project, user=annotator)
+    position = queue.position(project, annotator)
+    assert position == {"done": 0, "waiting": 2}
+    assert all(type(value) is int for value in position.values())

@@ -60,3 +60,12 @@ def test_the_process_keeps_a_bounded_number_of_schemas(monkeypatch, project, ann
     assert len(cache._local) == 1 and next(iter(cache._local)).startswith(
         f"schema-questions:{other_schema.pk}:"
     )
+
+
+def test_questions_kept_in_the_process_expire_after_the_local_ttl(monkeypatch, project, annotator):
+    ConversationFactory(project=project)
+    queue.claim_next_task(project=project, user=annotator)
+    schema = LabelSchema.objects.current_for(project)
+    monkeypatch.setattr(cache, "LOCAL_TTL", -1)  # expired as soon as kept
+    first = cache.schema_questions(schema)
+    assert cache.schema_questions(schema) is not first  # read again from the shared cache

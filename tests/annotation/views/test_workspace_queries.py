@@ -62,7 +62,7 @@ def test_the_workspace_needs_the_same_queries_for_any_number_of_turns(
 
 
 # An autosave: the session and the user (2), then the save in its transaction (savepoint
-# and its release, the task locked with its project, conversation, annotation and schema,
+# and its release, the task locked with its project, annotation and schema,
 # the turns with their answers, then at most a delete, an update and an insert of answers,
 # and the annotation: 8; the lease was renewed less than a minute ago). The questions come
 # from the schema cache.
