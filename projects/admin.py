@@ -59,16 +59,37 @@ class MembershipAdmin(LeadScopedAdmin):
     raw_id_fields = ("user", "project")
 
 
+# Answers were made under a schema or guidelines version in use: changing it here would
+# silently re-interpret them (and the app's caches keep it as it was). The app makes such
+# an edit a new version; the admin only shows them.
+
+
 class QuestionInline(admin.StackedInline):
     model = Question
     extra = 0
 
+    def has_add_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_delete_permission(request, obj)
+
 
 @admin.register(LabelSchema)
 class LabelSchemaAdmin(LeadScopedAdmin):
-    list_display = ("project", "version", "created_at")
+    list_display = ("project", "version", "in_use", "created_at")
     list_filter = ("project",)
+    readonly_fields = ("in_use",)
     inlines = [QuestionInline]
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Question)
@@ -79,9 +100,26 @@ class QuestionAdmin(LeadScopedAdmin):
     list_select_related = ("schema__project",)
     search_fields = ("key", "prompt")
 
+    def has_change_permission(self, request, obj=None):
+        return not (obj and obj.schema.in_use) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj and obj.schema.in_use) and super().has_delete_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "schema":  # a question can be added to a draft only
+            kwargs["queryset"] = LabelSchema.objects.filter(in_use=False)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(GuidelinesVersion)
 class GuidelinesVersionAdmin(LeadScopedAdmin):
     list_display = ("project", "version", "in_use", "created_at")
     list_filter = ("project",)
     readonly_fields = ("in_use",)
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj and obj.in_use) and super().has_delete_permission(request, obj)

@@ -32,3 +32,30 @@ def test_annotators_without_admin_access_are_sent_to_the_admin_login(client, pro
 def test_granting_admin_to_an_unknown_user_is_a_clear_error():
     with pytest.raises(CommandError, match='No user named "ghost"'):
         call_command("grant_lead_admin", "ghost")
+
+
+def test_a_schema_in_use_is_shown_in_the_admin_but_cannot_be_changed(
+    client, project, owner, annotator
+):
+    from annotation import queue
+    from projects.models import LabelSchema
+
+    ConversationFactory(project=project)
+    queue.claim_next_task(project=project, user=annotator)  # answers now depend on it
+    schema = LabelSchema.objects.current_for(project)
+    question = schema.questions.first()
+    call_command("grant_lead_admin", owner.username)
+    client.force_login(owner)
+
+    page = client.get(f"/admin/projects/labelschema/{schema.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    url = f"/admin/projects/question/{question.pk}/change/"
+    response = client.post(url, {"key": question.key, "prompt": "Re-interpreted?"})
+    assert response.status_code == 403
+    question.refresh_from_db()
+    assert question.prompt != "Re-interpreted?"
+    assert (
+        client.post(f"/admin/projects/question/{question.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert schema.questions.filter(pk=question.pk).exists()
