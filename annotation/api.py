@@ -44,10 +44,16 @@ def _accepted(job, url_name: str, request) -> Response:
 
 
 def _task_payload(task: Task) -> dict:
-    """What TaskSerializer describes, built directly: this is the hottest response."""
-    task = Task.objects.select_related("conversation", "annotation__schema").get(pk=task.pk)
+    """What TaskSerializer describes, built directly: this is the hottest response.
+
+    `task` as claim_next_task gives it (Task.objects.for_workspace()): nothing is read again
+    but its turns, with their answers, in one query.
+    """
     conversation, annotation = task.conversation, task.annotation
-    turns = conversation.turns.order_by("index").values("index", "role", "text", "metadata")
+    turns = [
+        {"index": t.index, "role": t.role, "text": t.text, "metadata": t.metadata}
+        for t in services.workspace_turns(task)
+    ]
     answers = services.annotation_answers(annotation)
     return {
         "id": task.pk,
@@ -58,7 +64,7 @@ def _task_payload(task: Task) -> dict:
             "metadata": conversation.metadata,
             "turn_count": conversation.turn_count,
             "created_at": conversation.created_at,
-            "turns": list(turns),
+            "turns": turns,
         },
         "schema": schema_cache.schema_payload(annotation.schema),
         "annotation": {

@@ -49,6 +49,7 @@ def _write_turn_answers(
 ) -> None:
     """Write what changed, given the turns read with their saved answers (workspace_turns)."""
     saved = {t.pk: t.saved for t in turns if t.saved is not None}
+    saved_ids = {t.pk: t.saved_id for t in turns if t.saved is not None}
     wanted = {t.pk: clean[t.index] for t in turns if t.index in clean}
     stale = [turn_id for turn_id in saved if turn_id not in wanted]
     mine = TurnAnswer.objects.filter(annotation=annotation)
@@ -64,9 +65,7 @@ def _write_turn_answers(
         [(turn_id, answers)] = changed.items()
         mine.filter(turn_id=turn_id).update(answers=answers)
     elif changed:  # a whole set of answers (the API): one UPDATE for all of them
-        rows = list(mine.filter(turn_id__in=changed))
-        for row in rows:
-            row.answers = changed[row.turn_id]
+        rows = [TurnAnswer(pk=saved_ids[turn_id], answers=a) for turn_id, a in changed.items()]
         TurnAnswer.objects.bulk_update(rows, ["answers"])
     if created:
         TurnAnswer.objects.bulk_create(created)
@@ -191,14 +190,14 @@ def save_annotation(
 
 def workspace_turns(task: Task) -> list[Turn]:
     """The task's conversation turns in order, each with `saved`: its annotation's answers
-    to it, or None. One plain query (the page and every autosave need it); after it,
-    annotation_answers() reads nothing more."""
+    to it, or None (and `saved_id`, the row holding them). One plain query, which the page,
+    every autosave and the API's claim need; annotation_answers() then reads nothing more."""
     annotation = task.annotation
     quote = connection.ops.quote_name
     turns = list(
         Turn.objects.raw(
             f"SELECT t.id, t.conversation_id, t.{quote('index')}, t.role, t.text, t.metadata, "
-            f"a.answers AS saved FROM {quote(Turn._meta.db_table)} t "
+            f"a.id AS saved_id, a.answers AS saved FROM {quote(Turn._meta.db_table)} t "
             f"LEFT JOIN {quote(TurnAnswer._meta.db_table)} a "
             "ON a.turn_id = t.id AND a.annotation_id = %s "
             f"WHERE t.conversation_id = %s ORDER BY t.{quote('index')}",
