@@ -871,6 +871,29 @@ def get_assignment_job(*, job_id: int, user: User) -> AssignmentJob:
 # --- Progress -------------------------------------------------------------------------
 
 
+def member_counts(project: Project, user: User) -> dict[str, int]:
+    """The project's tasks per bucket (from the maintained counts), its conversations, and
+    the user's own submissions (through the assignee index): the project page's figures."""
+    counts = task_counts(project)
+    counts["mine_submitted"] = Task.objects.filter(
+        project=project, assignee=user, status=Task.Status.SUBMITTED
+    ).count()
+    counts["conversations"] = project.conversations.count()
+    return counts
+
+
+def escalation_notes(task: Task) -> list[str]:
+    """What annotators who sent this task's conversation to an expert wrote about it."""
+    if task.required_expertise_id is None:
+        return []
+    skipped = Task.objects.filter(
+        conversation_id=task.conversation_id,
+        status=Task.Status.SKIPPED,
+        skip_reason=Task.SkipReason.NEEDS_EXPERT,
+    ).exclude(note="")
+    return list(skipped.values_list("note", flat=True)[:3])
+
+
 def position(project: Project, user: User) -> dict[str, int]:
     """Where the user is in the project: conversations done, and work waiting.
 

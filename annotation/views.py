@@ -27,17 +27,6 @@ def _task_or_404(request: HttpRequest, task_id: int) -> Task:
     return task
 
 
-def _task_counts(project: Project, user) -> dict[str, int]:
-    # The project-wide figures come from the maintained counts; only the user's own
-    # submissions are counted, through the assignee index.
-    counts = queue.task_counts(project)
-    counts["mine_submitted"] = Task.objects.filter(
-        project=project, assignee=user, status=Task.Status.SUBMITTED
-    ).count()
-    counts["conversations"] = project.conversations.count()
-    return counts
-
-
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
@@ -67,7 +56,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "project": project,
         "membership": membership,
-        "counts": _task_counts(project, request.user),
+        "counts": queue.member_counts(project, request.user),
     }
     return render(request, "annotation/project_detail.html", context)
 
@@ -103,23 +92,11 @@ def _workspace_context(
         "waiting": position["waiting"],
         "elapsed": max(0, int((timezone.now() - annotation.started_at).total_seconds())),
         "missing": _describe_paths(missing or [], panels, conversation_fields),
-        "escalation_notes": _escalation_notes(task),
+        "escalation_notes": queue.escalation_notes(task),
         "skip_form": skip_form or forms.SkipForm(),
         "flag_form": flag_form or forms.FlagForm(),
         "expertise_names": account_services.expertise_names(),
     }
-
-
-def _escalation_notes(task: Task) -> list[str]:
-    """What annotators who sent this conversation to an expert wrote about it."""
-    if task.required_expertise_id is None:
-        return []
-    skipped = Task.objects.filter(
-        conversation_id=task.conversation_id,
-        status=Task.Status.SKIPPED,
-        skip_reason=Task.SkipReason.NEEDS_EXPERT,
-    ).exclude(note="")
-    return list(skipped.values_list("note", flat=True)[:3])
 
 
 def _describe_paths(paths: list[str], panels, conversation_fields) -> list[dict[str, str]]:
@@ -176,9 +153,7 @@ def save(request: HttpRequest, task_id: int) -> HttpResponse:
     """Autosave: htmx on every change, or the page's beacon when it is hidden or closed."""
     try:
         annotation, error = _save(request, task_id, submit=False), None
-    except exceptions.NotFound:
-        raise
-    except exceptions.ServiceError as exc:
+    except exceptions.ServiceError as exc:  # a task not theirs: _task_or_404 says 404
         annotation, error = _task_or_404(request, task_id).annotation, exc
     task = annotation.task
     status = 200 if error is None else error.status
@@ -194,9 +169,9 @@ def save(request: HttpRequest, task_id: int) -> HttpResponse:
         return render(request, "annotation/workspace.html#save-status", context, status=status)
     if "beacon" in request.GET:
         # The page is going away and never reads the answer: its status says it all.
-        return HttpResponse(
-            error.message if error else b"", status=204 if error is None else status
-        )
+        if error is None:
+            return HttpResponse(status=204)
+        return HttpResponse(error.message, status=status, content_type="text/plain; charset=utf-8")
     if error is not None:
         context = {**_workspace_context(task), "error": error}
         return render(request, "annotation/workspace.html", context, status=status)
@@ -208,10 +183,8 @@ def save(request: HttpRequest, task_id: int) -> HttpResponse:
 def submit(request: HttpRequest, task_id: int) -> HttpResponse:
     try:
         annotation = _save(request, task_id, submit=True)
-    except exceptions.NotFound:
-        raise
     except exceptions.ServiceError as exc:
-        task = _task_or_404(request, task_id)
+        task = _task_or_404(request, task_id)  # a task not theirs: 404
         missing = exc.missing if isinstance(exc, exceptions.MissingRequired) else None
         context = _workspace_context(task, missing=missing)
         context["error"] = None if missing else exc
