@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import ExpertiseTag, User
-from annotation import jobs
+from annotation import jobs, rows
 from annotation.exceptions import Conflict, InvalidInput, NotAllowed, NotFound
 from annotation.models import (
     BUCKETS,
@@ -236,24 +236,59 @@ def renew_lease(task: Task, project: Project, now: datetime) -> bool:
 def resume_task(*, user: User, slug: str, now: datetime | None = None) -> Task | None:
     """The user's task in progress in a project they belong to, as claim_next_task gives it,
     or None: one query when they are in the middle of a conversation, as they mostly are."""
-    return _resume(user, now or timezone.now(), project__slug=slug, project__memberships__user=user)
+    return _resume(user, now or timezone.now(), slug=slug)
 
 
-def _resume(user: User, now: datetime, **where: Any) -> Task | None:
-    """The user's task in progress, if still leased, with its lease renewed."""
-    task = (
-        Task.objects.for_workspace()
-        .filter(
-            assignee=user,
-            status=Task.Status.IN_PROGRESS,
-            lease_expires_at__gt=now,
-            annotation__isnull=False,
-            **where,
+# The task, its project, conversation, annotation and schema: what Task.objects.
+# for_workspace() loads, written out once (see annotation.rows for why).
+_WORKSPACE_ROWS = (
+    rows.Selected(Task, "t"),
+    rows.Selected(Project, "p"),
+    rows.Selected(Conversation, "c"),
+    rows.Selected(Annotation, "a"),
+    rows.Selected(LabelSchema, "s"),
+)
+
+
+def _resume(
+    user: User, now: datetime, *, slug: str | None = None, project: Project | None = None
+) -> Task | None:
+    """The user's task in progress, if still leased, with its lease renewed; in the project
+    with this slug if they are a member of it, or in this project."""
+    table = {part.alias: part.model._meta.db_table for part in _WORKSPACE_ROWS}
+    if slug is not None:
+        # Membership is checked in the same statement: a removed member gets nothing.
+        project_is = (
+            f"t.project_id = (SELECT p.id FROM {table['p']} p JOIN {Membership._meta.db_table}"
+            " m ON m.project_id = p.id AND m.user_id = %s WHERE p.slug = %s)"
         )
-        .order_by("claimed_at", "id")
-        .first()
+        params: list[Any] = [user.pk, slug]
+    else:
+        project_is, params = "t.project_id = %s", [project.pk]
+    # The task first, then its rows by primary key: PostgreSQL plans two small joins in
+    # half the time it takes to plan one of six tables (planning was most of the cost).
+    found = rows.fetch_first(
+        f"WITH t AS MATERIALIZED (SELECT * FROM {table['t']} t WHERE {project_is} "
+        "AND t.assignee_id = %s AND t.status = %s AND t.lease_expires_at > %s "
+        "ORDER BY t.claimed_at, t.id LIMIT 1) "
+        f"SELECT {rows.select_list(_WORKSPACE_ROWS)} FROM t "
+        f"JOIN {table['p']} p ON p.id = t.project_id "
+        f"JOIN {table['c']} c ON c.id = t.conversation_id "
+        f"JOIN {table['a']} a ON a.task_id = t.id "
+        f"JOIN {table['s']} s ON s.id = a.schema_id",
+        [
+            *params,
+            user.pk,
+            Task.Status.IN_PROGRESS.value,
+            connection.ops.adapt_datetimefield_value(now),
+        ],
+        _WORKSPACE_ROWS,
     )
-    if task is None or not renew_lease(task, task.project, now):
+    if found is None:
+        return None
+    task, task.project, task.conversation, annotation, annotation.schema = found
+    task.annotation = annotation
+    if not renew_lease(task, task.project, now):
         return None
     return task
 

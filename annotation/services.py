@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from annotation import answers as answer_rules
-from annotation import queue
+from annotation import queue, rows
 from annotation.exceptions import (
     Conflict,
     InvalidAnswers,
@@ -28,7 +28,7 @@ from annotation.exceptions import (
 from annotation.models import Annotation, Flag, Task, Turn, TurnAnswer
 from projects import cache as schema_cache
 from projects import services as project_services
-from projects.models import Question
+from projects.models import LabelSchema, Project, Question
 
 # --- Loading tasks ----------------------------------------------------------------------
 
@@ -71,6 +71,43 @@ def _write_turn_answers(
         TurnAnswer.objects.bulk_create(created)
 
 
+# The task, its project, annotation and schema, as save_annotation locks them.
+_SAVE_ROWS = (
+    rows.Selected(Task, "t"),
+    rows.Selected(Project, "p"),
+    rows.Selected(Annotation, "a"),
+    rows.Selected(LabelSchema, "s"),
+)
+
+
+def _lock_task(task_id: int, user: User) -> Task | None:
+    """Lock the user's task (with an annotation) for a save, and read what a save needs.
+
+    Every writer locks the task row first: saves and submits of one task run one at a
+    time (the annotation's version is then checked by its UPDATE, see save_annotation).
+    FOR UPDATE OF the task only, because a joined row locked too (the project!) would
+    serialise every save in the project and deadlock with foreign key checks. The
+    conversation is read only when a question needs its sources: fewer tables to join is
+    less for PostgreSQL to plan on every autosave. Hand-written (see annotation.rows).
+    """
+    table = {part.alias: part.model._meta.db_table for part in _SAVE_ROWS}
+    lock = " FOR UPDATE OF t" if connection.features.has_select_for_update_of else ""
+    found = rows.fetch_first(
+        f"SELECT {rows.select_list(_SAVE_ROWS)} FROM {table['t']} t "
+        f"JOIN {table['p']} p ON p.id = t.project_id "
+        f"JOIN {table['a']} a ON a.task_id = t.id "
+        f"JOIN {table['s']} s ON s.id = a.schema_id "
+        f"WHERE t.id = %s AND t.assignee_id = %s{lock}",
+        [task_id, user.pk],
+        _SAVE_ROWS,
+    )
+    if found is None:
+        return None
+    task, task.project, annotation, annotation.schema = found
+    task.annotation = annotation
+    return task
+
+
 FormReader = Callable[[list[Question], list[Turn]], dict[str, Any]]
 
 
@@ -97,22 +134,10 @@ def save_annotation(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        task = (
-            # Every writer locks the task row first: saves and submits of one task run one
-            # at a time (the annotation's version is then checked by its UPDATE below).
-            # of=self, because a joined row locked FOR UPDATE (the project!) would
-            # serialise every save in the project and deadlock with foreign key checks.
-            # The conversation is read only when a question needs its sources: fewer tables
-            # to join is less for PostgreSQL to plan on every autosave.
-            Task.objects.select_for_update(of=("self",))
-            .select_related("project", "annotation__schema")
-            .filter(pk=task.pk, assignee=user)
-            .first()
-        )
-        if task is None or not hasattr(task, "annotation"):
+        task = _lock_task(task.pk, user)
+        if task is None:
             raise NotFound("No such task.")
         annotation = task.annotation
-        annotation.task = task
         if annotation.status == Annotation.Status.SUBMITTED:
             raise Conflict("This annotation is already submitted and can no longer change.")
         if task.status != Task.Status.IN_PROGRESS:

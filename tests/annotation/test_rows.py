@@ -1,0 +1,68 @@
+"""The hand-written reads of the workspace (annotation.rows) give what the ORM gives."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from annotation import queue, services
+from annotation.models import Task
+from projects import services as project_services
+from tests.factories import ConversationFactory, ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.fields}
+
+
+def test_resumed_task_and_its_rows_equal_what_the_orm_loads(project, annotator):
+    ConversationFactory(project=project, metadata={"sources": [{"id": "kb", "text": "Ünïcode"}]})
+    claimed = queue.claim_next_task(project=project, user=annotator)
+    resumed = queue.resume_task(user=annotator, slug=project.slug)
+    loaded = Task.objects.for_workspace().get(pk=claimed.pk)
+    assert _fields(resumed) == _fields(loaded)
+    assert _fields(resumed.project) == _fields(loaded.project)
+    assert _fields(resumed.conversation) == _fields(loaded.conversation)
+    assert _fields(resumed.annotation) == _fields(loaded.annotation)
+    assert _fields(resumed.annotation.schema) == _fields(loaded.annotation.schema)
+    # Converted as the ORM converts: aware datetimes and JSON as Python values.
+    assert timezone.is_aware(resumed.lease_expires_at)
+    assert resumed.conversation.metadata["sources"][0]["text"] == "Ünïcode"
+    assert resumed.annotation.task is resumed  # no query to go back to the task
+    assert not resumed._state.adding and resumed._state.db == "default"
+
+
+def test_resume_reads_everything_in_one_query(project, annotator, django_assert_num_queries):
+    ConversationFactory(project=project)
+    queue.claim_next_task(project=project, user=annotator)
+    with django_assert_num_queries(1):
+        task = queue.resume_task(user=annotator, slug=project.slug)
+        # Nothing the workspace shows is read again.
+        assert task.project.slug == project.slug and task.conversation.external_id
+        assert task.annotation.schema.pk and task.annotation.task.pk == task.pk
+
+
+def test_resume_skips_an_expired_lease_and_another_projects_task(project, annotator, owner):
+    other_project = ProjectFactory(created_by=owner)
+    project_services.set_membership(
+        project=other_project, actor=owner, username=annotator.username, role="annotator"
+    )
+    ConversationFactory(project=project)
+    now = timezone.now()
+    task = queue.claim_next_task(project=project, user=annotator, now=now)
+    assert queue.resume_task(user=annotator, slug=other_project.slug, now=now) is None
+    later = now + timedelta(minutes=project.lease_minutes + 1)
+    assert queue.resume_task(user=annotator, slug=project.slug, now=later) is None
+    assert queue.resume_task(user=annotator, slug=project.slug, now=now).pk == task.pk
+
+
+def test_a_save_locks_the_task_row_and_reads_its_annotation(project, annotator):
+    ConversationFactory(project=project)
+    task = queue.claim_next_task(project=project, user=annotator)
+    locked = services._lock_task(task.pk, annotator)
+    assert _fields(locked) == _fields(Task.objects.get(pk=task.pk))
+    assert locked.annotation.version == 1 and locked.annotation.task is locked
+    assert locked.project.pk == project.pk and locked.annotation.schema.pk
+    assert services._lock_task(task.pk + 1000, annotator) is None
