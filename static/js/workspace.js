@@ -763,6 +763,50 @@
     return item;
   }
 
+  // Cited passages are marked in their source, by verdict, with the CSS Custom Highlight API:
+  // nothing is inserted into the text, so offsets and selections stay as they are. (Where the
+  // API is missing, the passages are listed in their fields as before.)
+  const VERDICTS = ["supported", "unsupported", "contradicted"];
+
+  // The inverse of rawUnits and codePoints: a code point of the original text, as an offset
+  // in the page's text node.
+  function domOffset(raw, codePoint) {
+    const units = Array.from(raw).slice(0, codePoint).join("").length;
+    if (raw.indexOf("\r") === -1) return units;
+    let dom = 0;
+    for (let i = 0; i < units; i += 1) {
+      if (!(raw[i] === "\r" && raw[i + 1] === "\n")) dom += 1;
+    }
+    return dom;
+  }
+
+  function passageRange(item) {
+    const el = $$(".source-text").find(function (source) {
+      return source.dataset.source === item.dataset.source;
+    });
+    const raw = el && sourceTexts[el.dataset.source];
+    const text = el && el.firstChild;
+    if (typeof raw !== "string" || !text || text.nodeType !== Node.TEXT_NODE) return null;
+    const start = domOffset(raw, Number(item.dataset.start));
+    const end = domOffset(raw, Number(item.dataset.end));
+    if (!(end > start) || end > text.length) return null;
+    const range = document.createRange();
+    range.setStart(text, start);
+    range.setEnd(text, end);
+    return range;
+  }
+
+  function highlightPassages() {
+    if (!window.CSS || !CSS.highlights || typeof Highlight !== "function") return;
+    const marks = {};
+    VERDICTS.forEach(function (verdict) { marks[verdict] = new Highlight(); });
+    $$("[data-passages] > li").forEach(function (item) {
+      const range = marks[item.dataset.verdict] && passageRange(item);
+      if (range) marks[item.dataset.verdict].add(range);
+    });
+    VERDICTS.forEach(function (verdict) { CSS.highlights.set("cited-" + verdict, marks[verdict]); });
+  }
+
   // The passages listed in the field are the answer; the hidden input carries them as JSON.
   function writeEvidence(field) {
     const passages = $$("[data-passages] > li", field).map(function (item) {
@@ -775,6 +819,7 @@
     });
     const input = $("[data-evidence-value]", field);
     input.value = passages.length ? JSON.stringify(passages) : "";
+    highlightPassages();
     input.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
@@ -893,6 +938,7 @@
     if (!form) return;
     const data = document.getElementById("source-texts");
     sourceTexts = data ? JSON.parse(data.textContent) : {};
+    highlightPassages();
     $$("textarea[data-original]").forEach(renderDiff);
     let raw = false;
     try { raw = Boolean(localStorage.getItem(RAW_PREFERENCE)); } catch (e) { /* private mode */ }

@@ -362,13 +362,31 @@ def test_evidence_is_cited_by_selecting_source_text_with_a_verdict(
     field = page.locator("#q-turns-4-evidence")
     assert field.locator(".passage").count() == 2
     assert "5 p.m. ET" in field.locator(".passage").first.inner_text()
+    # Each cited passage is highlighted in its source, by its verdict.
+    assert cited(page) == {
+        "supported": [],
+        "unsupported": ["recalled, not cancelled"],
+        "contradicted": ["5 p.m. ET"],
+    }
     page.screenshot(path=artifacts / "workspace-evidence.png")
 
     field.locator(".passage").first.get_by_role("button", name="Remove this passage").click()
     assert eventually(lambda: answers().get("4", {}).get("evidence") == [recalled])
+    assert cited(page)["contradicted"] == []
     page.reload()
     assert page.locator("#q-turns-4-evidence .passage").count() == 1
     assert "recalled, not cancelled" in page.inner_text("#q-turns-4-evidence .passage")
+    assert cited(page)["unsupported"] == ["recalled, not cancelled"]
+
+
+def cited(page) -> dict[str, list[str]]:
+    """The text of the passages highlighted in the sources, by verdict."""
+    return page.evaluate(
+        """() => Object.fromEntries(["supported", "unsupported", "contradicted"].map((v) => {
+          const marks = CSS.highlights.get("cited-" + v);
+          return [v, marks ? [...marks].map((range) => range.toString()) : []];
+        }))"""
+    )
 
 
 def test_shortcut_sheet_menus_and_toggles_by_keyboard(page, live_server, bank, artifacts):
