@@ -142,6 +142,14 @@ class ExportView(APIView):
                 default="all",
                 description="`submitted` leaves out drafts.",
             ),
+            OpenApiParameter(
+                "flagged",
+                str,
+                enum=["include", "exclude"],
+                default="include",
+                description="`exclude` leaves out conversations with an open flag (each "
+                "record lists its open flags either way).",
+            ),
         ],
         responses={(200, "application/x-ndjson"): OpenApiTypes.BINARY},
     )
@@ -158,8 +166,13 @@ class ExportView(APIView):
         which = request.query_params.get("status", "all")
         if which not in ("all", "submitted"):
             raise ValidationError({"status": 'Expected "all" or "submitted".'})
+        flagged = request.query_params.get("flagged", "include")
+        if flagged not in ("include", "exclude"):
+            raise ValidationError({"flagged": 'Expected "include" or "exclude".'})
         response = StreamingHttpResponse(
-            exporters.export_native(project, submitted_only=which == "submitted"),
+            exporters.export_native(
+                project, submitted_only=which == "submitted", without_flagged=flagged == "exclude"
+            ),
             content_type="application/x-ndjson",
         )
         response["Content-Disposition"] = (

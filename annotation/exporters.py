@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from django.db.models import Exists, OuterRef
 
-from annotation.models import Annotation, Conversation, Turn, TurnAnswer
+from annotation.models import Annotation, Conversation, Flag, Turn, TurnAnswer
 from projects.models import Project
 
 EXPORT_FORMATS = ("native",)
@@ -18,13 +19,17 @@ def _timestamp(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _chunks(project: Project) -> Iterator[list[Conversation]]:
+def _chunks(project: Project, *, without_flagged: bool = False) -> Iterator[list[Conversation]]:
     # Keyset pagination: each chunk starts after the last id, so memory stays flat and
     # no OFFSET scan grows with the project.
+    conversations = Conversation.objects.filter(project=project)
+    if without_flagged:
+        open_flags = Flag.objects.filter(conversation=OuterRef("pk"), resolved_at__isnull=True)
+        conversations = conversations.exclude(Exists(open_flags))
     last_id = 0
     while True:
         chunk = list(
-            Conversation.objects.filter(project=project, id__gt=last_id)
+            conversations.filter(id__gt=last_id)
             .order_by("id")
             .only("id", "external_id", "metadata")[:CHUNK_SIZE]
         )
@@ -92,22 +97,37 @@ def _native_records(
                 "guidelines_version": guidelines_version,
             }
         )
+    # Open flags go with the data: a conversation reported for personal data or broken text
+    # is marked where a training pipeline reads it (or left out with without_flagged).
+    flags: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for conversation_id, kind, note, created_at in (
+        Flag.objects.filter(conversation_id__in=ids, resolved_at__isnull=True)
+        .order_by("conversation_id", "created_at", "id")
+        .values_list("conversation_id", "kind", "note", "created_at")
+    ):
+        flags[conversation_id].append(
+            {"kind": kind, "note": note, "raised_at": _timestamp(created_at)}
+        )
     for conversation in chunk:
         yield {
             "id": conversation.external_id,
             "metadata": conversation.metadata,
             "turns": turns[conversation.id],
             "annotations": by_conversation[conversation.id],
+            "flags": flags[conversation.id],
         }
 
 
-def export_native(project: Project, *, submitted_only: bool = False) -> Iterator[bytes]:
-    """Yield one JSON line per conversation with its turns and annotations."""
+def export_native(
+    project: Project, *, submitted_only: bool = False, without_flagged: bool = False
+) -> Iterator[bytes]:
+    """Yield one JSON line per conversation with its turns, annotations and open flags;
+    without_flagged leaves out conversations with an open flag."""
     statuses = (
         (Annotation.Status.SUBMITTED,)
         if submitted_only
         else (Annotation.Status.DRAFT, Annotation.Status.SUBMITTED)
     )
-    for chunk in _chunks(project):
+    for chunk in _chunks(project, without_flagged=without_flagged):
         for record in _native_records(chunk, statuses):
             yield orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)

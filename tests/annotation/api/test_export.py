@@ -1,9 +1,11 @@
 import json
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation import exporters
+from annotation.models import Flag
 from tests.factories import ConversationFactory, ProjectFactory, claimed_task
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +56,7 @@ def test_export_streams_one_json_line_per_conversation_with_its_turns(
             {"index": 1, "role": "user", "text": "user says 1", "metadata": {}},
         ],
         "annotations": [],
+        "flags": [],
     }
     assert len(lines[1]["turns"]) == 3
 
@@ -122,6 +125,41 @@ def test_export_covers_every_conversation_across_chunks_in_order(api, owner, pro
     lines = _lines(api(owner).get(URL, {"format": "native"}))
 
     assert [line["id"] for line in lines] == [c.external_id for c in conversations]
+
+
+def test_open_flags_go_with_their_conversation_and_flagged_exclude_leaves_it_out(
+    api, annotator, owner, project, monkeypatch
+):
+    monkeypatch.setattr(exporters, "CHUNK_SIZE", 2)
+    clean, flagged, fixed = ConversationFactory.create_batch(3, project=project, turns=1)
+    pii = Flag.objects.create(
+        project=project, conversation=flagged, raised_by=annotator, kind="pii", note="A name"
+    )
+    Flag.objects.create(
+        project=project,
+        conversation=fixed,
+        raised_by=annotator,
+        kind="broken",
+        resolved_at=timezone.now(),  # dealt with: not listed
+    )
+
+    lines = _lines(api(owner).get(URL, {"format": "native"}))
+
+    assert [line["id"] for line in lines] == [c.external_id for c in (clean, flagged, fixed)]
+    assert lines[1]["flags"] == [
+        {"kind": "pii", "note": "A name", "raised_at": pii.created_at.isoformat()}
+    ]
+    assert lines[0]["flags"] == [] and lines[2]["flags"] == []
+
+    kept = _lines(api(owner).get(URL, {"format": "native", "flagged": "exclude"}))
+    assert [line["id"] for line in kept] == [clean.external_id, fixed.external_id]
+
+
+def test_unknown_flagged_value_gets_400_naming_the_choices(api, owner, conversation):
+    response = api(owner).get(URL, {"format": "native", "flagged": "only"})
+
+    assert response.status_code == 400
+    assert response.json() == {"flagged": 'Expected "include" or "exclude".'}
 
 
 def test_unknown_format_gets_400_naming_the_format(api, owner, conversation):
