@@ -5,12 +5,12 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects import schemas, services
+from projects import services
 from projects.access import project_for_member
 from projects.models import LabelSchema, Membership, Project
 from projects.serializers import (
+    EditableSchemaSerializer,
     GuidelinesSerializer,
-    LabelSchemaSerializer,
     MembershipSerializer,
     ProjectSerializer,
     ProjectUpdateSerializer,
@@ -95,7 +95,7 @@ class SchemaView(APIView):
     starts under the current version it is edited in place, after that the change is the
     next version."""
 
-    @extend_schema(parameters=[SchemaQuerySerializer], responses=LabelSchemaSerializer)
+    @extend_schema(parameters=[SchemaQuerySerializer], responses=EditableSchemaSerializer)
     def get(self, request, slug: str):
         project, _ = project_for_member(request.user, slug)
         query = SchemaQuerySerializer(data=request.query_params)
@@ -103,18 +103,21 @@ class SchemaView(APIView):
         schema = LabelSchema.objects.version_for(project, query.validated_data.get("version"))
         if schema is None:
             raise Http404("No such schema version.")
-        return Response(schemas.schema_as_dict(schema))
+        return Response(EditableSchemaSerializer(schema).data)
 
-    @extend_schema(request=SchemaWriteSerializer, responses=LabelSchemaSerializer)
+    @extend_schema(request=SchemaWriteSerializer, responses=EditableSchemaSerializer)
     def put(self, request, slug: str):
         project, membership = project_for_member(request.user, slug)
         services.check_lead(membership)
         serializer = SchemaWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         schema = services.save_schema(
-            project=project, actor=request.user, questions=serializer.validated_data["questions"]
+            project=project,
+            actor=request.user,
+            questions=serializer.validated_data["questions"],
+            revision=serializer.validated_data.get("revision"),
         )
-        return Response(schemas.schema_as_dict(schema))
+        return Response(EditableSchemaSerializer(schema).data)
 
 
 class GuidelinesView(APIView):

@@ -5,8 +5,11 @@ The JSON shape is the one the API returns with every task:
 [{"value", "label", "hotkey"}], "required", "min"?, "max"?}]}
 """
 
+import hashlib
 import re
 from typing import Any
+
+import orjson
 
 from projects.exceptions import InvalidInput
 from projects.models import ROLES, LabelSchema, Question
@@ -166,3 +169,14 @@ def schema_as_dict(schema: LabelSchema) -> dict[str, Any]:
             item["min"], item["max"] = question.rating_min, question.rating_max
         questions.append(item)
     return {"version": schema.version, "questions": questions}
+
+
+def revision(schema: LabelSchema) -> str:
+    """A fingerprint of the schema's version and questions as they are now.
+
+    An editor (the schema page, an API client) sends the one it started from with its save,
+    and the save is refused if the schema changed meanwhile: one lead's save never silently
+    replaces another's.
+    """
+    data = orjson.dumps(schema_as_dict(schema), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(data).hexdigest()[:16]

@@ -73,6 +73,21 @@ class LabelSchemaSerializer(serializers.ModelSerializer):
         return schemas.schema_as_dict(schema)
 
 
+class EditableSchemaSerializer(LabelSchemaSerializer):
+    """The schema as its editors get it: with the revision to send back with a change."""
+
+    revision = serializers.CharField(
+        read_only=True,
+        help_text="Send it back with PUT: the save is refused (409) if the schema changed since.",
+    )
+
+    class Meta(LabelSchemaSerializer.Meta):
+        fields = ["version", "revision", "questions"]
+
+    def to_representation(self, schema: LabelSchema) -> dict:
+        return {**schemas.schema_as_dict(schema), "revision": schemas.revision(schema)}
+
+
 class SchemaQuerySerializer(serializers.Serializer):
     version = serializers.IntegerField(
         required=False, min_value=1, help_text="An earlier version; the current one if left out."
@@ -89,6 +104,12 @@ class SchemaWriteSerializer(serializers.Serializer):
             '(turn or conversation), roles, kind, options [{"value", "label", "hotkey"}] for '
             "single and multi, min and max for rating, required."
         ),
+    )
+    revision = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="The revision GET gave: if someone saved the schema since, nothing is saved "
+        "and the answer is 409. Without it, the save replaces whatever is there.",
     )
 
 

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from accounts.models import User
 from projects import schemas
-from projects.exceptions import InvalidInput, NotAllowed
+from projects.exceptions import Conflict, InvalidInput, NotAllowed
 from projects.models import GuidelinesVersion, LabelSchema, Membership, Project, Question
 from projects.taxonomy import DEFAULT_QUESTIONS
 
@@ -114,17 +114,27 @@ def _change_guidelines(project: Project, text: str) -> None:
 
 
 @transaction.atomic
-def save_schema(*, project: Project, actor: User, questions: Any) -> LabelSchema:
+def save_schema(
+    *, project: Project, actor: User, questions: Any, revision: str | None = None
+) -> LabelSchema:
     """Replace the project's questions (leads only); checked first, with clear errors.
 
     Once an annotation was made under the current version, the change is a new version:
     answers already given keep the questions they answered, and are never re-read under
     new ones. Before that, the current version is edited in place. Saving the same
-    questions again changes nothing.
+    questions again changes nothing. With `revision` (schemas.revision of the schema the
+    editor started from), a schema changed meanwhile raises Conflict and nothing is saved.
     """
     require_lead(project, actor)
     cleaned = schemas.clean_questions(questions)
     current = LabelSchema.objects.select_for_update().current_for(project)
+    if revision is not None and current is not None and schemas.revision(current) != revision:
+        raise Conflict(
+            "Someone saved the schema after you opened it (it is now "
+            f"v{current.version}), so your changes were not saved. They are still here: "
+            "save again to replace the other changes with yours, or open the schema page "
+            "in a new tab to compare first."
+        )
     if current is not None and _stored_questions(current) == cleaned:
         # Saving an unchanged schema must not start a new version nobody asked for.
         return current

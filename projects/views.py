@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects import forms, schemas, services
 from projects.access import project_for_lead, project_for_member
-from projects.exceptions import InvalidInput
+from projects.exceptions import Conflict, InvalidInput
 from projects.markup import render_markdown
 from projects.models import ROLES, GuidelinesVersion, LabelSchema, Membership, Project, Question
 
@@ -31,7 +31,9 @@ def _schema_page(
     error: str = "",
     import_form: forms.SchemaImportForm | None = None,
     status: int = 200,
+    revision: str | None = None,
 ) -> HttpResponse:
+    """The schema page; with `drafts` posted back, the `revision` they started from."""
     schema = LabelSchema.objects.current_for(project)
     if drafts is None:
         drafts = forms.drafts_from_schema(schema)
@@ -43,6 +45,7 @@ def _schema_page(
         "editable": membership.is_lead,
         "schema": schema,
         "questions": schema.questions.all(),
+        "revision": revision or schemas.revision(schema),
         "earlier": LabelSchema.objects.filter(project=project)
         .exclude(pk=schema.pk)
         .annotate(question_count=Count("questions")),
@@ -90,11 +93,27 @@ def save_schema(request: HttpRequest, slug: str) -> HttpResponse:
     before = LabelSchema.objects.current_for(project)
     try:
         schema = services.save_schema(
-            project=project, actor=request.user, questions=forms.questions_from_drafts(drafts)
+            project=project,
+            actor=request.user,
+            questions=forms.questions_from_drafts(drafts),
+            # The schema the page was opened with: a save by someone else meanwhile is a
+            # conflict, shown with these rows kept (the page then carries the new revision,
+            # so saving again replaces the other changes on purpose).
+            revision=request.POST.get("revision") or None,
         )
     except InvalidInput as exc:
         return _schema_page(
-            request, project, membership, drafts=drafts, error=exc.message, status=400
+            request,
+            project,
+            membership,
+            drafts=drafts,
+            error=exc.message,
+            status=400,
+            revision=request.POST.get("revision"),
+        )
+    except Conflict as exc:
+        return _schema_page(
+            request, project, membership, drafts=drafts, error=exc.message, status=409
         )
     messages.success(request, _saved_message(before, schema))
     return redirect("projects:schema", slug=project.slug)
@@ -116,7 +135,14 @@ def _edit_rows(request: HttpRequest, slug: str, edit: Edit) -> HttpResponse:
     else:
         status = 200
     if not request.htmx:
-        return _schema_page(request, project, membership, drafts=drafts, status=status)
+        return _schema_page(
+            request,
+            project,
+            membership,
+            drafts=drafts,
+            status=status,
+            revision=request.POST.get("revision"),
+        )
     context = {**_editor_context(drafts, announcement), "project": project}
     return render(request, "projects/schema.html#schema-questions", context, status=status)
 

@@ -38,7 +38,13 @@ OVERALL = {
 
 
 def current(project) -> dict:
-    return schemas.schema_as_dict(LabelSchema.objects.current_for(project))
+    schema = LabelSchema.objects.current_for(project)
+    return {**schemas.schema_as_dict(schema), "revision": schemas.revision(schema)}
+
+
+def shape(body: dict) -> dict:
+    """The schema without its revision (a fingerprint, checked on its own)."""
+    return {key: value for key, value in body.items() if key != "revision"}
 
 
 # --- GET ---
@@ -61,7 +67,7 @@ def test_an_earlier_version_is_read_by_number(api, owner, annotator, project):
     response = api(annotator).get(URL, {"version": 1})
 
     assert response.status_code == 200 and response.json() == v1
-    assert api(annotator).get(URL).json() == {"version": 2, "questions": [TONE]}
+    assert shape(api(annotator).get(URL).json()) == {"version": 2, "questions": [TONE]}
 
 
 def test_an_unknown_version_is_404_and_a_bad_one_400(api, annotator, project):
@@ -84,7 +90,7 @@ def test_lead_replaces_the_questions_in_place_before_labeling(api, owner, projec
     response = api(owner).put(URL, {"questions": [TONE, OVERALL]}, format="json")
 
     assert response.status_code == 200
-    assert response.json() == {"version": 1, "questions": [TONE, OVERALL]}
+    assert shape(response.json()) == {"version": 1, "questions": [TONE, OVERALL]}
     assert current(project) == response.json()
     assert LabelSchema.objects.filter(project=project).count() == 1
 
@@ -96,8 +102,8 @@ def test_after_labeling_started_a_put_makes_the_next_version(api, owner, project
     response = api(owner).put(URL, {"version": 1, "questions": [TONE]}, format="json")
 
     assert response.status_code == 200
-    assert response.json() == {"version": 2, "questions": [TONE]}
-    assert schemas.schema_as_dict(LabelSchema.objects.get(project=project, version=1)) == v1
+    assert shape(response.json()) == {"version": 2, "questions": [TONE]}
+    assert schemas.schema_as_dict(LabelSchema.objects.get(project=project, version=1)) == shape(v1)
 
 
 def test_putting_back_what_get_returned_changes_nothing(api, owner, project):
@@ -109,6 +115,34 @@ def test_putting_back_what_get_returned_changes_nothing(api, owner, project):
 
     assert response.status_code == 200 and response.json() == body
     assert LabelSchema.objects.filter(project=project).count() == 1
+
+
+def test_a_put_from_a_stale_revision_is_409_and_saves_nothing(api, owner, project):
+    first, second = api(owner), api(owner)  # two leads, or two tabs, opened the same schema
+    opened = first.get(URL).json()
+    assert second.put(URL, {"questions": [TONE], "revision": opened["revision"]}, format="json")
+    saved = current(project)
+    assert saved["questions"] == [TONE] and saved["revision"] != opened["revision"]
+
+    response = first.put(
+        URL, {"questions": [OVERALL], "revision": opened["revision"]}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+    assert "Someone saved the schema after you opened it" in response.json()["detail"]
+    assert current(project) == saved  # the other save stands
+
+    # With the revision of what is there now, the change goes through.
+    again = first.put(URL, {"questions": [OVERALL], "revision": saved["revision"]}, format="json")
+    assert again.status_code == 200 and again.json()["questions"] == [OVERALL]
+    assert again.json()["revision"] == current(project)["revision"] != saved["revision"]
+
+
+def test_a_put_without_a_revision_replaces_whatever_is_there(api, owner, project):
+    api(owner).put(URL, {"questions": [TONE]}, format="json")
+    response = api(owner).put(URL, {"questions": [OVERALL]}, format="json")
+    assert response.status_code == 200 and current(project)["questions"] == [OVERALL]
 
 
 @pytest.mark.parametrize(

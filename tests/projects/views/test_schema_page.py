@@ -237,6 +237,54 @@ def test_invalid_schema_gets_400_naming_the_question_and_field_and_changes_nothi
     assert schemas.schema_as_dict(current(project)) == before
 
 
+def revision_on(response) -> str:
+    return re.search(r'name="revision" value="([0-9a-f]+)"', response.content.decode()).group(1)
+
+
+def test_a_save_after_someone_else_saved_is_refused_with_the_rows_kept(client, owner, project):
+    client.force_login(owner)
+    opened = editor_post(client)  # this tab opened the page...
+    services.save_schema(  # ...then another lead saved a change
+        project=project,
+        actor=owner,
+        questions=[schemas.schema_as_dict(current(project))["questions"][0]],
+    )
+    theirs = schemas.schema_as_dict(current(project))
+    mine = {**two_questions(), "revision": opened["revision"]}
+
+    response = client.post(PAGE + "save/", mine)
+
+    assert response.status_code == 409
+    page = text(response)
+    assert "Someone saved the schema after you opened it (it is now v1)" in page
+    assert 'value="Is the tone right?"' in page and posted_order(response) == ["a1", "b2"]
+    assert schemas.schema_as_dict(current(project)) == theirs  # their save stands
+    # The page now carries the schema as it is: saving again replaces theirs, on purpose.
+    assert revision_on(response) == schemas.revision(current(project)) != opened["revision"][0]
+    again = client.post(PAGE + "save/", {**mine, "revision": [revision_on(response)]})
+    assert again.status_code == 302 and keys(project) == ["tone", "overall"]
+
+
+def test_row_helpers_and_a_refused_save_keep_the_revision_the_rows_started_from(
+    client, owner, project
+):
+    client.force_login(owner)
+    opened = editor_post(client)["revision"][0]
+    data = {**two_questions(), "revision": [opened]}
+    services.save_schema(
+        project=project,
+        actor=owner,
+        questions=schemas.schema_as_dict(current(project))["questions"][:1],
+    )
+
+    # Without htmx a row helper shows the whole page again: still from the old revision.
+    assert revision_on(client.post(PAGE + "rows/add-question/", data)) == opened
+    data["q-a1-o-o2-hotkey"] = ["j"]
+    assert revision_on(client.post(PAGE + "save/", data)) == opened  # 400, not 409 yet
+    data["q-a1-o-o2-hotkey"] = ["c"]
+    assert client.post(PAGE + "save/", data).status_code == 409
+
+
 def test_rating_bounds_that_are_not_numbers_are_named(client, owner, project):
     data = two_questions()
     data["q-b2-max"] = ["lots"]
