@@ -130,10 +130,9 @@ def save_schema(
     current = LabelSchema.objects.select_for_update().current_for(project)
     if revision is not None and current is not None and schemas.revision(current) != revision:
         raise Conflict(
-            "Someone saved the schema after you opened it (it is now "
-            f"v{current.version}), so your changes were not saved. They are still here: "
-            "save again to replace the other changes with yours, or open the schema page "
-            "in a new tab to compare first."
+            "Someone saved the schema after you opened it, so your changes were not saved. "
+            "They are still here: save again to replace the other changes with yours, or "
+            "open the schema page in a new tab to compare first."
         )
     if current is not None and _stored_questions(current) == cleaned:
         # Saving an unchanged schema must not start a new version nobody asked for.

@@ -256,7 +256,7 @@ def test_a_save_after_someone_else_saved_is_refused_with_the_rows_kept(client, o
 
     assert response.status_code == 409
     page = text(response)
-    assert "Someone saved the schema after you opened it (it is now v1)" in page
+    assert "Someone saved the schema after you opened it, so your changes were not saved" in page
     assert 'value="Is the tone right?"' in page and posted_order(response) == ["a1", "b2"]
     assert schemas.schema_as_dict(current(project)) == theirs  # their save stands
     # The page now carries the schema as it is: saving again replaces theirs, on purpose.
