@@ -12,13 +12,15 @@ from rest_framework.views import APIView
 
 from annotation import exporters, imports, queue, services
 from annotation.filters import TaskFilter
-from annotation.models import Conversation, Task
+from annotation.models import Conversation, Flag, Task
 from annotation.serializers import (
     AnnotationSerializer,
     AnnotationWriteSerializer,
     AssignmentJobSerializer,
     AssignmentRequestSerializer,
     ConversationSerializer,
+    FlagRequestSerializer,
+    FlagSerializer,
     ImportJobSerializer,
     ImportUploadSerializer,
     JobAcceptedSerializer,
@@ -301,6 +303,59 @@ class SkipTaskView(APIView):
         serializer.is_valid(raise_exception=True)
         task = queue.skip_task(task_id=task_id, user=request.user, **serializer.validated_data)
         return Response(_task_item(task))
+
+
+class TaskFlagView(APIView):
+    """Flag your task's conversation for the leads: personal data, broken text, offensive
+    content, or something else (say what in the note)."""
+
+    @extend_schema(request=FlagRequestSerializer, responses={201: FlagSerializer})
+    def post(self, request, task_id: int):
+        serializer = FlagRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        flag = services.flag_conversation(
+            task_id=task_id, user=request.user, **serializer.validated_data
+        )
+        return Response(FlagSerializer(flag).data, status=status.HTTP_201_CREATED)
+
+
+FLAG_STATUSES = ("open", "resolved", "all")
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "status", str, enum=list(FLAG_STATUSES), default="open", description="Which flags."
+        )
+    ]
+)
+class FlagListView(generics.ListAPIView):
+    """The project's flags, newest first (leads), paginated."""
+
+    serializer_class = FlagSerializer
+    queryset = Flag.objects.none()  # for the schema generator
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        project, membership = project_for_member(self.request.user, self.kwargs["slug"])
+        project_services.check_lead(membership)
+        which = self.request.query_params.get("status", "open")
+        if which not in FLAG_STATUSES:
+            raise ValidationError({"status": 'Expected "open", "resolved" or "all".'})
+        flags = project.flags.select_related("conversation", "raised_by", "resolved_by")
+        if which != "all":
+            flags = flags.filter(resolved_at__isnull=which == "open")
+        return flags.order_by("-created_at", "-id")
+
+
+class ResolveFlagView(APIView):
+    """Mark a flag dealt with (leads); resolving it again changes nothing."""
+
+    @extend_schema(request=None, responses=FlagSerializer)
+    def post(self, request, flag_id: int):
+        flag = services.resolve_flag(flag_id=flag_id, user=request.user)
+        return Response(FlagSerializer(flag).data)
 
 
 class ProgressView(APIView):

@@ -5,6 +5,7 @@ from annotation.models import (
     Annotation,
     AssignmentJob,
     Conversation,
+    Flag,
     ImportJob,
     Task,
     Turn,
@@ -146,6 +147,40 @@ class SkipSerializer(serializers.Serializer):
         help_text='The expertise the conversation needs (e.g. "insurance"); required for '
         '"needs_expert".',
     )
+
+
+class FlagRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Flag.Kind.choices)
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text='What is wrong; required for "other".',
+    )
+
+
+class FlagSerializer(serializers.ModelSerializer):
+    conversation = serializers.CharField(source="conversation.external_id", read_only=True)
+    raised_by = serializers.CharField(source="raised_by.username", read_only=True)
+    raised_at = serializers.DateTimeField(source="created_at", read_only=True)
+    resolved_by = serializers.CharField(
+        source="resolved_by.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Flag
+        fields = [
+            "id",
+            "conversation",
+            "kind",
+            "note",
+            "raised_by",
+            "raised_at",
+            "resolved_at",
+            "resolved_by",
+        ]
+        read_only_fields = fields
 
 
 class AssignmentRequestSerializer(serializers.Serializer):

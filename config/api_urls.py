@@ -7,14 +7,17 @@ from annotation.api import (
     AssignmentListView,
     ConversationListView,
     ExportView,
+    FlagListView,
     ImportDetailView,
     ImportListView,
     NextTaskView,
     ProgressView,
     ProjectViewSet,
     ReleaseTaskView,
+    ResolveFlagView,
     SkipTaskView,
     TaskAnnotationView,
+    TaskFlagView,
     TaskListView,
 )
 from projects.api import GuidelinesView, MemberListView, SchemaView
@@ -43,6 +46,9 @@ urlpatterns = [
     path("tasks/<int:task_id>/annotation/", TaskAnnotationView.as_view(), name="annotation"),
     path("tasks/<int:task_id>/release/", ReleaseTaskView.as_view(), name="release-task"),
     path("tasks/<int:task_id>/skip/", SkipTaskView.as_view(), name="skip-task"),
+    path("tasks/<int:task_id>/flags/", TaskFlagView.as_view(), name="flag-task"),
+    path("projects/<slug:slug>/flags/", FlagListView.as_view(), name="flags"),
+    path("flags/<int:flag_id>/resolve/", ResolveFlagView.as_view(), name="resolve-flag"),
     path("assignments/<int:job_id>/", AssignmentDetailView.as_view(), name="assignment"),
     *router.urls,
 ]

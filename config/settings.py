@@ -199,6 +199,7 @@ SPECTACULAR_SETTINGS = {
         "SkipReasonEnum": "annotation.models.Task.SkipReason",
         # Imports and assignment jobs go through the same states.
         "JobStatusEnum": "annotation.models.ImportJob.Status",
+        "FlagKindEnum": "annotation.models.Flag.Kind",
     },
 }
 
