@@ -255,7 +255,7 @@ def _resume(
 ) -> Task | None:
     """The user's task in progress, if still leased, with its lease renewed; in the project
     with this slug if they are a member of it, or in this project."""
-    table = {part.alias: part.model._meta.db_table for part in _WORKSPACE_ROWS}
+    table = rows.tables(_WORKSPACE_ROWS)
     if slug is not None:
         # Membership is checked in the same statement: a removed member gets nothing.
         project_is = (

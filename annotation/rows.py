@@ -76,3 +76,8 @@ def fetch_first(sql: str, params: Sequence[Any], parts: Sequence[Selected]) -> l
 
 def select_list(parts: Sequence[Selected]) -> str:
     return ", ".join(part.columns() for part in parts)
+
+
+def tables(parts: Sequence[Selected]) -> dict[str, str]:
+    """Each part's table by its alias, to write the FROM and JOINs with."""
+    return {part.alias: part.model._meta.db_table for part in parts}

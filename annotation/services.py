@@ -90,7 +90,7 @@ def _lock_task(task_id: int, user: User) -> Task | None:
     conversation is read only when a question needs its sources: fewer tables to join is
     less for PostgreSQL to plan on every autosave. Hand-written (see annotation.rows).
     """
-    table = {part.alias: part.model._meta.db_table for part in _SAVE_ROWS}
+    table = rows.tables(_SAVE_ROWS)
     lock = " FOR UPDATE OF t" if connection.features.has_select_for_update_of else ""
     found = rows.fetch_first(
         f"SELECT {rows.select_list(_SAVE_ROWS)} FROM {table['t']} t "
