@@ -16,6 +16,13 @@ urlpatterns = [
     path(SCHEMA + "rows/move-down/", views.move_question, {"step": 1}, name="move_down"),
     path(SCHEMA + "rows/remove-question/", views.remove_question, name="remove_question"),
     path(SCHEMA + "rows/remove-option/", views.remove_option, name="remove_option"),
+    path(SCHEMA + "rows/move-option-up/", views.move_option, {"step": -1}, name="move_option_up"),
+    path(
+        SCHEMA + "rows/move-option-down/",
+        views.move_option,
+        {"step": 1},
+        name="move_option_down",
+    ),
     path(SCHEMA + "export/", views.export_schema, name="export_schema"),
     path(SCHEMA + "import/", views.import_schema, name="import_schema"),
     path(SCHEMA + "v/<int:version>/", views.schema_version, name="schema_version"),

@@ -190,13 +190,34 @@ def _remove_question(drafts: Drafts, request: HttpRequest) -> str:
     return f"Removed question {index + 1}."
 
 
-def _remove_option(drafts: Drafts, request: HttpRequest) -> str:
+def _option(drafts: Drafts, request: HttpRequest) -> tuple[dict[str, Any], int]:
+    """The question row and the index of the option a button names ("<row>-<option>")."""
     row_id, _, option_id = request.POST.get("option", "").partition("-")
     draft = drafts[_row(drafts, row_id)]
-    options = draft["options"]
-    index = next((i for i, o in enumerate(options) if o["id"] == option_id), None)
+    index = next((i for i, o in enumerate(draft["options"]) if o["id"] == option_id), None)
     if index is None:
         raise LookupError(option_id)
+    return draft, index
+
+
+def _move_option(step: int) -> Edit:
+    def move(drafts: Drafts, request: HttpRequest) -> str:
+        draft, index = _option(drafts, request)
+        options, target = draft["options"], index + step
+        where = f"of question {drafts.index(draft) + 1}"
+        # The focus stays on the button pressed, on the row it moved with.
+        options[index]["focus"] = "up" if step < 0 else "down"
+        if not 0 <= target < len(options):
+            return f"Option {index + 1} {where} is already {'first' if step < 0 else 'last'}."
+        options[index], options[target] = options[target], options[index]
+        return f"Moved option {index + 1} {where} to position {target + 1}."
+
+    return move
+
+
+def _remove_option(drafts: Drafts, request: HttpRequest) -> str:
+    draft, index = _option(drafts, request)
+    options = draft["options"]
     del options[index]
     if options:
         options[min(index, len(options) - 1)]["focus"] = True
@@ -221,6 +242,12 @@ def add_option(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def move_question(request: HttpRequest, slug: str, step: int) -> HttpResponse:
     return _edit_rows(request, slug, _move_question(step))
+
+
+@login_required
+@require_POST
+def move_option(request: HttpRequest, slug: str, step: int) -> HttpResponse:
+    return _edit_rows(request, slug, _move_option(step))
 
 
 @login_required

@@ -386,6 +386,53 @@ def test_removing_a_question_and_an_option(client, owner, project):
     assert "Removed option 1 of question 1." in body
 
 
+def option_order(response, row: str = "a1") -> list[str]:
+    return re.findall(rf'name="q-{row}-options" value="([a-z0-9]+)"', response.content.decode())
+
+
+def test_moving_an_option_down_and_up_changes_its_order_and_keeps_the_focus(client, owner, project):
+    client.force_login(owner)
+
+    down = client.post(
+        PAGE + "rows/move-option-down/", {**two_questions(), "option": "a1-o1"}, headers=HTMX
+    )
+
+    assert down.status_code == 200 and option_order(down) == ["o2", "o1"]
+    assert "Moved option 1 of question 1 to position 2." in down.content.decode()
+    # The pressed button, on the row it moved with, keeps the focus (once on the page).
+    assert down.content.decode().count("autofocus") == 1
+    assert re.search(
+        r'value="a1-o1"\s+formaction="[^"]*move-option-down/"[^>]*autofocus', down.content.decode()
+    )
+    moved = as_post(form_fields("<form id='schema-form'>" + down.content.decode(), "schema-form"))
+    up = client.post(PAGE + "rows/move-option-up/", {**moved, "option": "a1-o1"}, headers=HTMX)
+    assert option_order(up) == ["o1", "o2"]
+
+    # Saved in the order shown.
+    saved = client.post(PAGE + "save/", {**moved, "revision": editor_post(client)["revision"]})
+    assert saved.status_code == 302
+    options = schemas.schema_as_dict(current(project))["questions"][0]["options"]
+    assert [o["value"] for o in options] == ["curt", "friendly"]
+
+
+def test_moving_the_first_option_up_changes_nothing_and_an_unknown_one_is_400(
+    client, owner, project
+):
+    client.force_login(owner)
+
+    first = client.post(
+        PAGE + "rows/move-option-up/", {**two_questions(), "option": "a1-o1"}, headers=HTMX
+    )
+    unknown = client.post(
+        PAGE + "rows/move-option-down/", {**two_questions(), "option": "a1-zz"}, headers=HTMX
+    )
+
+    assert option_order(first) == ["o1", "o2"]
+    assert "Option 1 of question 1 is already first." in first.content.decode()
+    assert unknown.status_code == 400
+    assert "That row is no longer on the page." in unknown.content.decode()
+
+
 def test_adding_an_option_gives_the_question_an_empty_focused_row(client, owner, project):
     client.force_login(owner)
 
