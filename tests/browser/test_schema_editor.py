@@ -65,6 +65,18 @@ def test_lead_adds_a_rating_and_an_option_reorders_and_saves_a_new_version(
     option = page.evaluate("document.activeElement.name").removesuffix("-value")
     page.fill(f"[name='{option}-label']", "Made up a policy")
     page.fill(f"[name='{option}-hotkey']", "m")
+    # One place up, from the keyboard: the focus stays on the option's button as it moves.
+    options = first.locator("input[name$='-options']")
+    last = options.count()
+    first.get_by_role("button", name=f"Move option {last} of question 1 up").focus()
+    with settled(page):
+        page.keyboard.press("Enter")
+    assert page.input_value(f"[name='{option}-value']") == "made_up_policy"
+    values = first.locator(".option-table input[name$='-value']")
+    assert values.nth(last - 2).input_value() == "made_up_policy"
+    assert f"Move option {last - 1} of question 1 up" in page.evaluate(
+        "document.activeElement.textContent"
+    )
 
     # A rating question at the end: only the fields a conversation rating needs show.
     with settled(page):
@@ -126,7 +138,7 @@ def test_lead_adds_a_rating_and_an_option_reorders_and_saves_a_new_version(
         7,
     )
     first_question = schema.questions.get(key=keys[0])
-    assert first_question.options[-1] == {
+    assert first_question.options[-2] == {
         "value": "made_up_policy",
         "label": "Made up a policy",
         "hotkey": "m",
