@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -915,6 +916,31 @@ def member_counts(project: Project, user: User) -> dict[str, int]:
     ).count()
     counts["conversations"] = project.conversations.count()
     return counts
+
+
+def _count_of(rows: QuerySet) -> Subquery:
+    """COUNT(*) of these rows as a subquery of the outer project (0 when there are none)."""
+    counted = rows.order_by().values("project").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted), 0)
+
+
+def my_projects(user: User) -> QuerySet:
+    """The user's memberships with their project, its conversations and the user's own
+    submissions: the home page. Each count is its own subquery on an index; counted through
+    two joins, every conversation would meet every task of the project (a billion rows for
+    a project of 30,000 conversations labeled once)."""
+    project = OuterRef("project")
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("project")
+        .annotate(
+            conversations=_count_of(Conversation.objects.filter(project=project)),
+            mine_submitted=_count_of(
+                Task.objects.filter(project=project, assignee=user, status=Task.Status.SUBMITTED)
+            ),
+        )
+        .order_by("project__name")
+    )
 
 
 def escalation_notes(task: Task) -> list[str]:

@@ -2,7 +2,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +17,7 @@ from annotation import exceptions, forms, imports, queue, services
 from annotation.models import Annotation, AssignmentJob, Flag, Task
 from projects import cache as schema_cache
 from projects.access import project_for_lead, project_for_member
-from projects.models import Membership, Project, Question
+from projects.models import Project, Question
 
 
 def _task_or_404(request: HttpRequest, task_id: int) -> Task:
@@ -30,22 +29,7 @@ def _task_or_404(request: HttpRequest, task_id: int) -> Task:
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    memberships = (
-        Membership.objects.filter(user=request.user)
-        .select_related("project")
-        .annotate(
-            conversations=Count("project__conversations", distinct=True),
-            mine_submitted=Count(
-                "project__tasks",
-                filter=Q(
-                    project__tasks__assignee=request.user,
-                    project__tasks__status=Task.Status.SUBMITTED,
-                ),
-                distinct=True,
-            ),
-        )
-        .order_by("project__name")
-    )
+    memberships = queue.my_projects(request.user)
     return render(request, "annotation/home.html", {"memberships": memberships})
 
 
