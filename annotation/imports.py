@@ -64,6 +64,10 @@ class _Prepared:
     data: importers.ConversationData | None
     # PostgreSQL only: its rows in COPY's text format (conversation, turns, tasks).
     rows: tuple[bytes, bytes, bytes] | None = None
+    # Its turns' fingerprint, to tell the same conversation again from another one that
+    # has its id; and where it is in the file, to say so.
+    content_hash: str = ""
+    where: importers.Where | None = None
 
 
 @dataclass
@@ -76,7 +80,8 @@ class _Chunk:
 # --- Writing --------------------------------------------------------------------------------
 
 
-def _existing_external_ids(project: Project, ids: list[str]) -> set[str]:
+def _existing(project: Project, ids: list[str]) -> dict[str, str]:
+    """The content hash of each of these ids the project already has."""
     if connection.vendor == "postgresql":
         # One array parameter instead of a thousand: much cheaper to send and plan. And one
         # index probe per id (the LIMIT keeps the planner from flattening the subquery):
@@ -84,16 +89,17 @@ def _existing_external_ids(project: Project, ids: list[str]) -> set[str]:
         # since the statistics of a project being imported say it is small.
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT ids.external_id FROM unnest(%s::text[]) AS ids(external_id), "
-                "LATERAL (SELECT 1 FROM "
+                "SELECT ids.external_id, found.content_hash "
+                "FROM unnest(%s::text[]) AS ids(external_id), "
+                "LATERAL (SELECT c.content_hash FROM "
                 f"{connection.ops.quote_name(Conversation._meta.db_table)} AS c "
                 "WHERE c.project_id = %s AND c.external_id = ids.external_id LIMIT 1) AS found",
                 [ids, project.pk],
             )
-            return {row[0] for row in cursor.fetchall()}
-    return set(
+            return dict(cursor.fetchall())
+    return dict(
         Conversation.objects.filter(project=project, external_id__in=ids).values_list(
-            "external_id", flat=True
+            "external_id", "content_hash"
         )
     )
 
@@ -125,6 +131,7 @@ class _Writer:
             external_id=data.external_id or f"sha256:{content_hash[:32]}",
             turn_count=len(data.turns),
             data=data,
+            content_hash=content_hash,
         )
 
     def write(self, batch: list[_Prepared]) -> None:
@@ -133,7 +140,7 @@ class _Writer:
                 project=self.project,
                 import_job=self.job,
                 external_id=item.external_id,
-                content_hash=item.data.content_hash(),
+                content_hash=item.content_hash,
                 metadata=item.data.metadata,
                 turn_count=len(item.data.turns),
                 created_at=self.now,
@@ -250,7 +257,7 @@ class _CopyWriter(_Writer):
         item = super().prepare(data)
         pk = self._next_id()
         conversation = (
-            f"{pk}\t{self.project.pk}\t{_copy_text(item.external_id)}\t{data.content_hash()}\t"
+            f"{pk}\t{self.project.pk}\t{_copy_text(item.external_id)}\t{item.content_hash}\t"
             f"{_json(data.metadata)}\t{len(data.turns)}\t{self.created}\t{self.job_column}\n"
         )
         turns = "".join(
@@ -310,9 +317,12 @@ def _parse_in_chunks(
     size = min(FIRST_BATCH_SIZE, BATCH_SIZE)
     try:
         content = importers.open_stream(stream)
-        for _where, item, name in importers.iter_conversations(content, format):
+        for where, item, name in importers.iter_conversations(content, format):
             detected = detected or name
-            items.append(prepare(item) if isinstance(item, importers.ConversationData) else item)
+            if isinstance(item, importers.ConversationData):
+                item = prepare(item)
+                item.where = where
+            items.append(item)
             if len(items) >= size:
                 yield _Chunk(items, detected, stream.tell())
                 items = []
@@ -558,14 +568,27 @@ def _take_new(
             candidates.append(item)
     if problems or not candidates:
         return []  # after a problem keep checking, but write nothing more
-    seen = _existing_external_ids(project, [item.external_id for item in candidates])
+    known = _existing(project, [item.external_id for item in candidates])
     batch = []
     for item in candidates:
-        if item.external_id in seen:
-            result.skipped += 1
-        else:
-            seen.add(item.external_id)  # a repeat later in the same chunk is skipped too
+        had = known.get(item.external_id)
+        if had is None:
+            known[item.external_id] = item.content_hash  # a repeat later in the chunk too
             batch.append(item)
+        elif had == item.content_hash:
+            result.skipped += 1  # the same conversation again: importing twice is harmless
+        else:
+            # Another conversation under an id the project has (SGD's splits reuse their
+            # dialogue ids, for one): skipping it would lose it without a word.
+            where = item.where or importers.Where()
+            problems.append(
+                where.problem(
+                    f'the id "{item.external_id}" is already in the project for a different '
+                    "conversation; give this one another id, or import it into another project"
+                )
+            )
+    if problems:
+        return []
     return batch
 
 

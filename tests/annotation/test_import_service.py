@@ -216,8 +216,8 @@ def test_record_without_id_gets_an_id_derived_from_its_content(project):
     assert Conversation.objects.filter(project=project).count() == 2
 
 
-def test_duplicate_ids_within_one_file_are_skipped(project):
-    data = jsonl(native("a", "First"), native("a", "Second"), native(None, "Same"))
+def test_a_conversation_repeated_in_one_file_is_imported_once(project):
+    data = jsonl(native("a", "First"), native("a", "First"), native(None, "Same"))
     data += jsonl(native(None, "Same"))
 
     result = run_import(project, data)
@@ -225,6 +225,37 @@ def test_duplicate_ids_within_one_file_are_skipped(project):
     assert (result.conversations, result.skipped, result.processed) == (2, 2, 4)
     kept = Conversation.objects.get(project=project, external_id="a")
     assert list(kept.turns.values_list("text", flat=True)) == ["First"]
+
+
+def test_two_conversations_with_one_id_in_a_file_are_an_error_naming_the_line(project):
+    data = jsonl(native("a", "First"), native("b", "Other"), native("a", "Second"))
+
+    with pytest.raises(ImportFailed) as failed:
+        run_import(project, data)
+
+    assert failed.value.errors == [
+        {
+            "line": 3,
+            "message": 'the id "a" is already in the project for a different conversation; '
+            "give this one another id, or import it into another project",
+        }
+    ]
+    assert not Conversation.objects.filter(project=project).exists()
+
+
+def test_an_id_the_project_has_for_another_conversation_fails_the_import(project):
+    run_import(project, jsonl(native("1_00000", "From the train split")))
+    before = Conversation.objects.filter(project=project).count()
+
+    # SGD's dev split reuses the train split's dialogue ids for other dialogues.
+    with pytest.raises(ImportFailed) as failed:
+        run_import(project, jsonl(native("new", "Hi"), native("1_00000", "From the dev split")))
+
+    assert failed.value.errors[0]["line"] == 2
+    assert 'the id "1_00000" is already in the project' in failed.value.errors[0]["message"]
+    assert Conversation.objects.filter(project=project).count() == before
+    kept = Conversation.objects.get(project=project, external_id="1_00000")
+    assert list(kept.turns.values_list("text", flat=True)) == ["From the train split"]
 
 
 def test_same_external_ids_in_another_project_do_not_interfere(project):
