@@ -12,7 +12,11 @@ session cookie and CSRF token, makes these requests one after another, each --re
 - autosave: POST /tasks/<id>/save/ as htmx sends it (the whole form, the version last seen,
   the answers changing each time), reading the new version from each response;
 - trivial: GET /api/v1/me/, the same session and middleware around one one-row SELECT, the
-  reference of the target, and GET /healthz, a bare view running SELECT 1.
+  reference of the target, and GET /healthz, a bare view running SELECT 1;
+- first view (--first-views, up to 150): the annotator gives the conversation back
+  (POST /tasks/<id>/release/, not timed), then GET /projects/<slug>/label/ claims the next
+  one and renders it for the first time: no Markdown of it has been seen. The page above
+  repeats one conversation; this is what opening each new one costs.
 One client at a time, so each latency is the server's time plus a loopback round trip.
 Target (issue #5): page and autosave both within 2x of a trivial view's latency.
 """
@@ -132,13 +136,16 @@ def measure(browser: Browser, requests: int, call) -> tuple[list[float], int]:
 def line(name: str, latencies: list[float], errors: int) -> str:
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     count = f"{len(latencies):,} requests, {errors} errors"
-    return f"{name:<9} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  ({count})"
+    return f"{name:<10} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  ({count})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--turns", type=int, default=13, help="turns per conversation")
+    parser.add_argument(
+        "--first-views", type=int, default=150, help="new conversations opened (at most 150)"
+    )
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)
     env = server_env(database_url)
@@ -203,18 +210,38 @@ def main() -> None:
                 status, _, elapsed = browser.request("GET", "/healthz")
                 return status == 200, elapsed
 
+            current = {"task": task_id}
+
+            def first_view_call(_number: int) -> tuple[bool, float]:
+                browser.request(
+                    "POST",
+                    f"/tasks/{current['task']}/release/",
+                    {"csrfmiddlewaretoken": csrf},
+                    {"Referer": f"http://127.0.0.1{label}"},
+                )
+                status, body, elapsed = browser.request("GET", label)
+                found = re.search(r'hx-post="/tasks/(\d+)/save/"', body)
+                if found:
+                    current["task"] = found.group(1)
+                return status == 200 and found is not None, elapsed
+
             results = {}
-            for name, call in (
-                ("page", page_call),
-                ("autosave", save_call),
-                ("trivial", trivial_call),
-                ("healthz", healthz_call),
+            for name, call, count in (
+                ("page", page_call, args.requests),
+                ("autosave", save_call, args.requests),
+                ("trivial", trivial_call, args.requests),
+                ("healthz", healthz_call, args.requests),
+                ("first view", first_view_call, min(args.first_views, 150)),
             ):
-                results[name] = measure(browser, args.requests, call)
-                print(line(name, *results[name]), flush=True)
+                if count:
+                    results[name] = measure(browser, count, call)
+                    print(line(name, *results[name]), flush=True)
         finally:
             server.stop()
         trivial = results["trivial"][0]
+        if "first view" in results:
+            ratio = percentile(results["first view"][0], 0.5) / percentile(trivial, 0.5)
+            print(f"first view p50 = {ratio:.1f}x the trivial view's (for reference; no target)")
         for name in ("page", "autosave"):
             for share, label_ in ((0.5, "p50"), (0.99, "p99")):
                 ratio = percentile(results[name][0], share) / percentile(trivial, share)
