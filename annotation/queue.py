@@ -259,9 +259,10 @@ def _resume(
     table = rows.tables(_WORKSPACE_ROWS)
     if slug is not None:
         # Membership is checked in the same statement: a removed member gets nothing.
+        memberships = connection.ops.quote_name(Membership._meta.db_table)
         project_is = (
-            f"t.project_id = (SELECT p.id FROM {table['p']} p JOIN {Membership._meta.db_table}"
-            " m ON m.project_id = p.id AND m.user_id = %s WHERE p.slug = %s)"
+            f"t.project_id = (SELECT p.id FROM {table['p']} p JOIN {memberships} m "
+            "ON m.project_id = p.id AND m.user_id = %s WHERE p.slug = %s)"
         )
         params: list[Any] = [user.pk, slug]
     else:

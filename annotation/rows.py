@@ -79,5 +79,6 @@ def select_list(parts: Sequence[Selected]) -> str:
 
 
 def tables(parts: Sequence[Selected]) -> dict[str, str]:
-    """Each part's table by its alias, to write the FROM and JOINs with."""
-    return {part.alias: part.model._meta.db_table for part in parts}
+    """Each part's table by its alias (quoted), to write the FROM and JOINs with."""
+    quote = connection.ops.quote_name
+    return {part.alias: quote(part.model._meta.db_table) for part in parts}
