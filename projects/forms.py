@@ -53,10 +53,11 @@ def new_question() -> dict[str, Any]:
     }
 
 
-def drafts_from_schema(schema: LabelSchema) -> list[dict[str, Any]]:
-    """The stored questions as editor rows."""
+def drafts_from_schema(schema: LabelSchema | dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored questions as editor rows (from a schema, or schema_as_dict of one)."""
+    data = schema if isinstance(schema, dict) else schemas.schema_as_dict(schema)
     drafts = []
-    for number, question in enumerate(schemas.schema_as_dict(schema)["questions"], start=1):
+    for number, question in enumerate(data["questions"], start=1):
         drafts.append(
             {
                 **question,

@@ -171,12 +171,13 @@ def schema_as_dict(schema: LabelSchema) -> dict[str, Any]:
     return {"version": schema.version, "questions": questions}
 
 
-def revision(schema: LabelSchema) -> str:
-    """A fingerprint of the schema's version and questions as they are now.
+def revision(schema: LabelSchema | dict[str, Any]) -> str:
+    """A fingerprint of the schema's version and questions as they are now (a schema, or
+    what schema_as_dict read of it: an editor shows the rows and the revision of one read).
 
     An editor (the schema page, an API client) sends the one it started from with its save,
     and the save is refused if the schema changed meanwhile: one lead's save never silently
-    replaces another's.
+    replaces another's. Importing a JSON file replaces the schema on purpose, without it.
     """
-    data = orjson.dumps(schema_as_dict(schema), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(data).hexdigest()[:16]
+    data = schema if isinstance(schema, dict) else schema_as_dict(schema)
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from projects import schemas
@@ -113,6 +113,13 @@ def _change_guidelines(project: Project, text: str) -> None:
     project.save(update_fields=["guidelines", "guidelines_version", "guidelines_in_use"])
 
 
+SCHEMA_CHANGED = (
+    "Someone saved the schema after you opened it, so your changes were not saved. They are "
+    "still here: save again to replace the other changes with yours, or open the schema page "
+    "in a new tab to compare first."
+)
+
+
 @transaction.atomic
 def save_schema(
     *, project: Project, actor: User, questions: Any, revision: str | None = None
@@ -129,18 +136,22 @@ def save_schema(
     cleaned = schemas.clean_questions(questions)
     current = LabelSchema.objects.select_for_update().current_for(project)
     if revision is not None and current is not None and schemas.revision(current) != revision:
-        raise Conflict(
-            "Someone saved the schema after you opened it, so your changes were not saved. "
-            "They are still here: save again to replace the other changes with yours, or "
-            "open the schema page in a new tab to compare first."
-        )
+        raise Conflict(SCHEMA_CHANGED)
     if current is not None and _stored_questions(current) == cleaned:
         # Saving an unchanged schema must not start a new version nobody asked for.
         return current
     if current is None or current.in_use:
-        return create_schema(
-            project=project, questions=cleaned, version=(current.version + 1 if current else 1)
-        )
+        try:
+            with transaction.atomic():
+                return create_schema(
+                    project=project,
+                    questions=cleaned,
+                    version=(current.version + 1 if current else 1),
+                )
+        except IntegrityError:
+            # Another save made this next version while this one waited for the lock on
+            # the current version (the new row is not locked by it): it saved first.
+            raise Conflict(SCHEMA_CHANGED) from None
     current.questions.all().delete()
     _write_questions(current, cleaned)
     return current

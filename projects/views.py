@@ -35,8 +35,11 @@ def _schema_page(
 ) -> HttpResponse:
     """The schema page; with `drafts` posted back, the `revision` they started from."""
     schema = LabelSchema.objects.current_for(project)
+    # The rows and the revision come from one read: a save committed between two reads
+    # would pair the old rows with the new revision, and saving them would undo it.
+    stored = schemas.schema_as_dict(schema)
     if drafts is None:
-        drafts = forms.drafts_from_schema(schema)
+        drafts = forms.drafts_from_schema(stored)
     error_draft = forms.mark_error(drafts, error) if error else None
     context = {
         **_editor_context(drafts),
@@ -45,7 +48,7 @@ def _schema_page(
         "editable": membership.is_lead,
         "schema": schema,
         "questions": schema.questions.all(),
-        "revision": revision or schemas.revision(schema),
+        "revision": revision or schemas.revision(stored),
         "earlier": LabelSchema.objects.filter(project=project)
         .exclude(pk=schema.pk)
         .annotate(question_count=Count("questions")),

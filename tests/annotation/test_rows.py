@@ -14,7 +14,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _fields(instance) -> dict:
-    return {field.attname: getattr(instance, field.attname) for field in instance._meta.fields}
+    """Each field's value with its type (1 == True, so values alone would not tell)."""
+    return {
+        field.attname: (type(value := getattr(instance, field.attname)), value)
+        for field in instance._meta.fields
+    }
 
 
 def test_resumed_task_and_its_rows_equal_what_the_orm_loads(project, annotator):
