@@ -15,6 +15,7 @@ import sys
 import threading
 import traceback
 import zlib
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import closing, suppress
 from dataclasses import dataclass
@@ -64,9 +65,11 @@ class _Prepared:
     data: importers.ConversationData | None
     # PostgreSQL only: its rows in COPY's text format (conversation, turns, tasks).
     rows: tuple[bytes, bytes, bytes] | None = None
-    # Its turns' fingerprint, to tell the same conversation again from another one that
-    # has its id; and where it is in the file, to say so.
+    # Its turns' fingerprints, to tell the same conversation again (in another export form,
+    # with other turn metadata: the same text_hash) from another one that has its id; and
+    # where it is in the file, to say so.
     content_hash: str = ""
+    text_hash: str = ""
     where: importers.Where | None = None
 
 
@@ -104,6 +107,18 @@ def _existing(project: Project, ids: list[str]) -> dict[str, str]:
     )
 
 
+def _stored_text_hashes(project: Project, ids: list[str]) -> dict[str, str]:
+    """The text_hash of each of these conversations of the project, from its stored turns."""
+    turns: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for external_id, role, text in (
+        Turn.objects.filter(conversation__project=project, conversation__external_id__in=ids)
+        .order_by("conversation_id", "index")
+        .values_list("conversation__external_id", "role", "text")
+    ):
+        turns[external_id].append((role, text))
+    return {external_id: importers.turns_text_hash(pairs) for external_id, pairs in turns.items()}
+
+
 class _Writer:
     """Bulk INSERTs through the ORM: any database."""
 
@@ -132,6 +147,7 @@ class _Writer:
             turn_count=len(data.turns),
             data=data,
             content_hash=content_hash,
+            text_hash=data.text_hash(),
         )
 
     def write(self, batch: list[_Prepared]) -> None:
@@ -497,8 +513,10 @@ def import_conversations(
 
     `stream` is the file as uploaded (seekable; gzip is recognised). Conversations whose
     id (or, without one, content) the project already has are skipped, so running an
-    import twice is harmless. Every record is checked; with any bad record nothing is
-    written and ImportFailed lists up to IMPORT_MAX_ERRORS problems by line or record.
+    import twice is harmless; a different conversation (other roles or texts) under an id
+    the project has is a problem at its line, never a silent skip. Every record is
+    checked; with any bad record nothing is written and ImportFailed lists up to
+    IMPORT_MAX_ERRORS problems by line or record.
     """
     _check_format(format)
     result = ImportResult(format=format, bytes_total=_stream_size(stream))
@@ -569,13 +587,27 @@ def _take_new(
     if problems or not candidates:
         return []  # after a problem keep checking, but write nothing more
     known = _existing(project, [item.external_id for item in candidates])
+    # Another export form of a conversation already there has other turn metadata, so another
+    # content hash: compare those by their roles and texts, read back from the stored turns.
+    differing = [
+        i.external_id
+        for i in candidates
+        if known.get(i.external_id, i.content_hash) != i.content_hash
+    ]
+    stored_texts = _stored_text_hashes(project, differing) if differing else {}
+    in_file: dict[str, str] = {}  # the text_hash of each new conversation of this chunk
     batch = []
     for item in candidates:
-        had = known.get(item.external_id)
-        if had is None:
-            known[item.external_id] = item.content_hash  # a repeat later in the chunk too
+        key = item.external_id
+        if key in in_file:  # earlier in this chunk
+            same = in_file[key] == item.text_hash
+        elif key in known:  # in the project (or written from an earlier chunk)
+            same = known[key] == item.content_hash or stored_texts.get(key) == item.text_hash
+        else:
+            in_file[key] = item.text_hash
             batch.append(item)
-        elif had == item.content_hash:
+            continue
+        if same:
             result.skipped += 1  # the same conversation again: importing twice is harmless
         else:
             # Another conversation under an id the project has (SGD's splits reuse their
@@ -583,7 +615,7 @@ def _take_new(
             where = item.where or importers.Where()
             problems.append(
                 where.problem(
-                    f'the id "{item.external_id}" is already in the project for a different '
+                    f'the id "{key}" is already in the project for a different '
                     "conversation; give this one another id, or import it into another project"
                 )
             )

@@ -14,6 +14,7 @@ from annotation.importers.records import (
     RecordError,
     TurnData,
     describe_problem,
+    turns_text_hash,
 )
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "detect",
     "iter_conversations",
     "open_stream",
+    "turns_text_hash",
 ]
 
 

@@ -1,6 +1,7 @@
 """What a parsed conversation looks like, and the checks every format shares."""
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,16 @@ class ConversationData:
             [[t.role, t.text, t.metadata] for t in self.turns], option=orjson.OPT_SORT_KEYS
         )
         return hashlib.sha256(payload).hexdigest()
+
+    def text_hash(self) -> str:
+        """A fingerprint of the turns' roles and texts only: the same conversation in another
+        export form (its turns carrying more or less metadata) has the same one."""
+        return turns_text_hash((t.role, t.text) for t in self.turns)
+
+
+def turns_text_hash(turns: Iterable[tuple[str, str]]) -> str:
+    """ConversationData.text_hash of (role, text) pairs, e.g. of turns already stored."""
+    return hashlib.sha256(orjson.dumps([[role, text] for role, text in turns])).hexdigest()
 
 
 @dataclass

@@ -243,6 +243,24 @@ def test_two_conversations_with_one_id_in_a_file_are_an_error_naming_the_line(pr
     assert not Conversation.objects.filter(project=project).exists()
 
 
+def test_the_same_conversation_with_other_turn_metadata_is_the_same_and_skipped(project):
+    plain = native("a", "Hi", "Hello")
+    run_import(project, jsonl(plain))
+    # Another export of it: its turns carry ranks and labels now, the texts are the same.
+    richer = native("a", "Hi", "Hello")
+    richer["turns"][1]["metadata"] = {"rank": 0, "labels": {"quality": 0.8}}
+
+    again = run_import(project, jsonl(richer, native("b", "New")))
+    ranked = native("c", "Yo")
+    ranked["turns"][0]["metadata"] = {"rank": 1}
+    in_one_file = run_import(project, jsonl(native("c", "Yo"), ranked))
+
+    assert (again.conversations, again.skipped) == (1, 1)
+    assert (in_one_file.conversations, in_one_file.skipped) == (1, 1)
+    kept = Conversation.objects.get(project=project, external_id="a")
+    assert list(kept.turns.values_list("metadata", flat=True)) == [{}, {}]  # as first imported
+
+
 def test_an_id_the_project_has_for_another_conversation_fails_the_import(project):
     run_import(project, jsonl(native("1_00000", "From the train split")))
     before = Conversation.objects.filter(project=project).count()
