@@ -567,7 +567,24 @@ def import_conversations(
         )
     if result.processed == 0:
         raise ImportFailed("The file holds no records; nothing was imported.", errors=[])
+    if connection.vendor == "postgresql" and result.conversations >= ANALYZE_AFTER:
+        # Once committed. Until PostgreSQL samples the tables again it thinks a project that
+        # just got its conversations has a few rows, and plans its pages for that (the
+        # queue page took 280 ms instead of 60 after 100,000). Autovacuum would get there
+        # eventually, but not when the import is a small share of a big table.
+        transaction.on_commit(_analyze)
     return result
+
+
+# An import of this many conversations or more refreshes the planner's statistics.
+ANALYZE_AFTER = 20_000
+
+
+def _analyze() -> None:
+    tables = (Conversation, Turn, Task)
+    names = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {names}")
 
 
 def _take_new(

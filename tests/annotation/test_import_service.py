@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotation import imports
 from annotation.exceptions import ImportFailed, InvalidInput
@@ -410,3 +411,23 @@ def test_two_imports_of_the_same_ids_at_once_skip_rather_than_collide(tmp_path):
     assert (result.conversations, result.skipped) == (1, 1)
     ids = sorted(Conversation.objects.values_list("external_id", flat=True))
     assert ids == ["a", "b", "c"]
+
+
+# --- Statistics after a large import ---------------------------------------------------
+
+
+@requires_postgres
+def test_a_large_import_refreshes_the_planner_statistics_once_committed(
+    project, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(imports, "ANALYZE_AFTER", 3)
+    with django_capture_on_commit_callbacks(execute=True) as small:
+        run_import(project, jsonl(native("a", "1"), native("b", "2")))  # under the mark
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True) as large,
+    ):
+        run_import(project, jsonl(native("c", "3"), native("d", "4"), native("e", "5")))
+    assert (len(small), len(large)) == (0, 1)
+    analyzed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert analyzed == ['ANALYZE "annotation_conversation", "annotation_turn", "annotation_task"']
