@@ -1,35 +1,15 @@
 """Two saves of one task at the same moment, on PostgreSQL: the later one sees the earlier."""
 
-import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from annotation import queue, services
 from annotation.exceptions import StaleVersion
 from annotation.models import Annotation, Task
 from tests.factories import ConversationFactory
-from tests.helpers import requires_postgres
-
-
-def _save_in_thread(task, user, result: dict, started: threading.Event) -> None:
-    try:
-        started.set()
-        services.save_annotation(
-            task=task,
-            user=user,
-            version=1,
-            turns={"2": {"factuality": "fabricated"}},
-            conversation={},
-        )
-        result["outcome"] = "saved"
-    except StaleVersion as exc:
-        result["outcome"] = exc
-    except Exception as exc:  # surfaced by the assertion below
-        result["outcome"] = repr(exc)
-    finally:
-        connection.close()
+from tests.helpers import requires_postgres, start_in_thread
 
 
 @requires_postgres
@@ -40,13 +20,20 @@ def test_a_save_that_waited_for_another_is_refused_if_that_one_moved_the_version
     ConversationFactory(project=project)
     task = queue.claim_next_task(project=project, user=annotator)
     result: dict = {}
-    started = threading.Event()
+
+    def save() -> None:
+        services.save_annotation(
+            task=task,
+            user=annotator,
+            version=1,
+            turns={"2": {"factuality": "fabricated"}},
+            conversation={},
+        )
+
     # Another save holds the task's lock: this is what it does between locking and commit.
     with transaction.atomic():
         Task.objects.select_for_update().get(pk=task.pk)
-        waiting = threading.Thread(target=_save_in_thread, args=(task, annotator, result, started))
-        waiting.start()
-        started.wait()
+        waiting = start_in_thread(save, StaleVersion, result)
         time.sleep(0.5)  # the second save now waits for the lock, its snapshot taken
         assert "outcome" not in result
         Annotation.objects.filter(task=task).update(version=2, answers={"overall": 5})

@@ -1,27 +1,14 @@
 """Two leads save the schema at the same moment, on PostgreSQL: the later one is refused."""
 
-import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from projects import schemas, services
 from projects.exceptions import Conflict
 from projects.models import LabelSchema
-from tests.helpers import requires_postgres
-
-
-def _save_in_thread(project, owner, questions, revision, result: dict) -> None:
-    try:
-        services.save_schema(project=project, actor=owner, questions=questions, revision=revision)
-        result["outcome"] = "saved"
-    except Conflict as exc:
-        result["outcome"] = exc
-    except Exception as exc:  # surfaced by the assertion below
-        result["outcome"] = repr(exc)
-    finally:
-        connection.close()
+from tests.helpers import requires_postgres, start_in_thread
 
 
 @requires_postgres
@@ -38,10 +25,13 @@ def test_a_save_that_waited_for_another_from_the_same_revision_is_refused(projec
         first = services.save_schema(
             project=project, actor=owner, questions=questions[:1], revision=revision
         )
-        waiting = threading.Thread(
-            target=_save_in_thread, args=(project, owner, questions[1:2], revision, result)
+        waiting = start_in_thread(
+            lambda: services.save_schema(
+                project=project, actor=owner, questions=questions[1:2], revision=revision
+            ),
+            Conflict,
+            result,
         )
-        waiting.start()
         time.sleep(0.5)  # the second save now waits for that lock
         assert "outcome" not in result
     waiting.join(timeout=30)
