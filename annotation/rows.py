@@ -24,10 +24,15 @@ class Selected:
     """One model's columns in a SELECT, under a table alias, and how to build an instance
     back from its slice of a row."""
 
-    def __init__(self, model: type[models.Model], alias: str):
+    def __init__(self, model: type[models.Model], alias: str, names: Sequence[str] | None = None):
+        """All the model's fields, or only those `names` (the others are deferred)."""
         self.model = model
         self.alias = alias
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [
+            field
+            for field in model._meta.concrete_fields
+            if names is None or field.name in names or field.attname in names
+        ]
         self.attnames = [field.attname for field in self.fields]
         self._converters: dict[str, list[tuple[int, list[Converter], Any]]] = {}
 
@@ -58,20 +63,29 @@ class Selected:
         return self.model.from_db(connection.alias, self.attnames, values)
 
 
-def fetch_first(sql: str, params: Sequence[Any], parts: Sequence[Selected]) -> list | None:
-    """Run a SELECT of `parts`' columns (in that order) and build one instance of each from
-    its first row, or None if it has no row."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
+def _built(row: Sequence[Any], parts: Sequence[Selected]) -> list[models.Model]:
     built, start = [], 0
     for part in parts:
         end = start + len(part.fields)
         built.append(part.build(row[start:end]))
         start = end
     return built
+
+
+def fetch_first(sql: str, params: Sequence[Any], parts: Sequence[Selected]) -> list | None:
+    """Run a SELECT of `parts`' columns (in that order) and build one instance of each from
+    its first row, or None if it has no row."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else _built(row, parts)
+
+
+def fetch_all(sql: str, params: Sequence[Any], parts: Sequence[Selected]) -> list[list]:
+    """Like fetch_first, for every row."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_built(row, parts) for row in cursor.fetchall()]
 
 
 def select_list(parts: Sequence[Selected]) -> str:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -65,8 +64,8 @@ def _write_turn_answers(
         [(turn_id, answers)] = changed.items()
         mine.filter(turn_id=turn_id).update(answers=answers)
     elif changed:  # a whole set of answers (the API): one UPDATE for all of them
-        rows = [TurnAnswer(pk=saved_ids[turn_id], answers=a) for turn_id, a in changed.items()]
-        TurnAnswer.objects.bulk_update(rows, ["answers"])
+        updates = [TurnAnswer(pk=saved_ids[turn_id], answers=a) for turn_id, a in changed.items()]
+        TurnAnswer.objects.bulk_update(updates, ["answers"])
     if created:
         TurnAnswer.objects.bulk_create(created)
 
@@ -213,25 +212,27 @@ def save_annotation(
     return annotation
 
 
+# A conversation's turns, each with its annotation's answers if it has any.
+_TURN_ROWS = (rows.Selected(Turn, "t"), rows.Selected(TurnAnswer, "a", ["id", "answers"]))
+
+
 def workspace_turns(task: Task) -> list[Turn]:
     """The task's conversation turns in order, each with `saved`: its annotation's answers
     to it, or None (and `saved_id`, the row holding them). One plain query, which the page,
     every autosave and the API's claim need; annotation_answers() then reads nothing more."""
     annotation = task.annotation
-    quote = connection.ops.quote_name
-    turns = list(
-        Turn.objects.raw(
-            f"SELECT t.id, t.conversation_id, t.{quote('index')}, t.role, t.text, t.metadata, "
-            f"a.id AS saved_id, a.answers AS saved FROM {quote(Turn._meta.db_table)} t "
-            f"LEFT JOIN {quote(TurnAnswer._meta.db_table)} a "
-            "ON a.turn_id = t.id AND a.annotation_id = %s "
-            f"WHERE t.conversation_id = %s ORDER BY t.{quote('index')}",
-            [annotation.pk, task.conversation_id],
-        )
-    )
-    for turn in turns:
-        if isinstance(turn.saved, str | bytes):  # an extra column: the driver's raw JSON
-            turn.saved = orjson.loads(turn.saved)
+    table = rows.tables(_TURN_ROWS)
+    index = connection.ops.quote_name("index")
+    turns = []
+    for turn, answer in rows.fetch_all(
+        f"SELECT {rows.select_list(_TURN_ROWS)} FROM {table['t']} t "
+        f"LEFT JOIN {table['a']} a ON a.turn_id = t.id AND a.annotation_id = %s "
+        f"WHERE t.conversation_id = %s ORDER BY t.{index}",
+        [annotation.pk, task.conversation_id],
+        _TURN_ROWS,
+    ):
+        turn.saved, turn.saved_id = answer.answers, answer.pk  # both None without answers
+        turns.append(turn)
     annotation.answers_cache = {
         "turns": {str(t.index): t.saved for t in turns if t.saved is not None},
         "conversation": annotation.answers,
