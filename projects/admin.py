@@ -59,52 +59,48 @@ class MembershipAdmin(LeadScopedAdmin):
     raw_id_fields = ("user", "project")
 
 
-# Answers were made under a schema or guidelines version in use: changing it here would
-# silently re-interpret them (and the app's caches keep it as it was). The app makes such
-# an edit a new version; the admin only shows them.
+class ShownOnceInUse:
+    """Answers were made under a schema or guidelines version in use: changing it here would
+    silently re-interpret them (and the app's caches keep it as it was). The app makes such
+    an edit a new version; the admin only shows them. `in_use(obj)` says which are frozen
+    (for an inline, `obj` is the parent)."""
+
+    def in_use(self, obj) -> bool:
+        return bool(obj and obj.in_use)
+
+    def has_change_permission(self, request, obj=None):
+        return not self.in_use(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self.in_use(obj) and super().has_delete_permission(request, obj)
 
 
-class QuestionInline(admin.StackedInline):
+class QuestionInline(ShownOnceInUse, admin.StackedInline):
     model = Question
     extra = 0
 
     def has_add_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_delete_permission(request, obj)
+        return not self.in_use(obj) and super().has_add_permission(request, obj)
 
 
 @admin.register(LabelSchema)
-class LabelSchemaAdmin(LeadScopedAdmin):
+class LabelSchemaAdmin(ShownOnceInUse, LeadScopedAdmin):
     list_display = ("project", "version", "in_use", "created_at")
     list_filter = ("project",)
     readonly_fields = ("in_use",)
     inlines = [QuestionInline]
 
-    def has_change_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_delete_permission(request, obj)
-
 
 @admin.register(Question)
-class QuestionAdmin(LeadScopedAdmin):
+class QuestionAdmin(ShownOnceInUse, LeadScopedAdmin):
     project_path = "schema__project"
     list_display = ("key", "schema", "scope", "kind", "required", "position")
     list_filter = ("scope", "kind", "required")
     list_select_related = ("schema__project",)
     search_fields = ("key", "prompt")
 
-    def has_change_permission(self, request, obj=None):
-        return not (obj and obj.schema.in_use) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not (obj and obj.schema.in_use) and super().has_delete_permission(request, obj)
+    def in_use(self, obj) -> bool:
+        return bool(obj and obj.schema.in_use)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "schema":  # a question can be added to a draft only
@@ -113,13 +109,7 @@ class QuestionAdmin(LeadScopedAdmin):
 
 
 @admin.register(GuidelinesVersion)
-class GuidelinesVersionAdmin(LeadScopedAdmin):
+class GuidelinesVersionAdmin(ShownOnceInUse, LeadScopedAdmin):
     list_display = ("project", "version", "in_use", "created_at")
     list_filter = ("project",)
     readonly_fields = ("in_use",)
-
-    def has_change_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not (obj and obj.in_use) and super().has_delete_permission(request, obj)

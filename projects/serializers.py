@@ -85,7 +85,8 @@ class EditableSchemaSerializer(LabelSchemaSerializer):
         fields = ["version", "revision", "questions"]
 
     def to_representation(self, schema: LabelSchema) -> dict:
-        return {**schemas.schema_as_dict(schema), "revision": schemas.revision(schema)}
+        data = schemas.schema_as_dict(schema)  # one read for the questions and the revision
+        return {**data, "revision": schemas.revision(data)}
 
 
 class SchemaQuerySerializer(serializers.Serializer):
