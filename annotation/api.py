@@ -319,7 +319,8 @@ class TaskFlagView(APIView):
         return Response(FlagSerializer(flag).data, status=status.HTTP_201_CREATED)
 
 
-FLAG_STATUSES = ("open", "resolved", "all")
+# ?status= of the flag list, as services.project_flags' `resolved`.
+FLAG_STATUSES = {"open": False, "resolved": True, "all": None}
 
 
 @extend_schema(
@@ -343,10 +344,7 @@ class FlagListView(generics.ListAPIView):
         which = self.request.query_params.get("status", "open")
         if which not in FLAG_STATUSES:
             raise ValidationError({"status": 'Expected "open", "resolved" or "all".'})
-        flags = project.flags.select_related("conversation", "raised_by", "resolved_by")
-        if which != "all":
-            flags = flags.filter(resolved_at__isnull=which == "open")
-        return flags.order_by("-created_at", "-id")
+        return services.project_flags(project, resolved=FLAG_STATUSES[which])
 
 
 class ResolveFlagView(APIView):

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -274,6 +274,16 @@ def flag_conversation(*, task_id: int, user: User, kind: str, note: str = "") ->
         kind=kind,
         note=note[:2000],
     )
+
+
+def project_flags(project: Project, *, resolved: bool | None = False) -> QuerySet:
+    """The project's flags, newest first, with their conversation and who raised and
+    resolved them: the open ones, the resolved ones (resolved=True), or all (None). For the
+    leads' dashboard and the API; the callers check the reader is a lead."""
+    flags = project.flags.select_related("conversation", "raised_by", "resolved_by")
+    if resolved is not None:
+        flags = flags.filter(resolved_at__isnull=not resolved)
+    return flags.order_by("-created_at", "-id")
 
 
 def resolve_flag(*, flag_id: int, user: User) -> Flag:

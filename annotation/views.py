@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseLocation, retarget
 from accounts import services as account_services
 from annotation import answers as answer_rules
 from annotation import exceptions, forms, imports, queue, services
-from annotation.models import Annotation, AssignmentJob, Flag, Task
+from annotation.models import Annotation, AssignmentJob, Task
 from projects import cache as schema_cache
 from projects.access import project_for_lead, project_for_member
 from projects.models import Project, Question
@@ -220,11 +220,7 @@ OPEN_FLAGS_SHOWN = 50
 
 
 def _open_flags(project: Project) -> dict[str, Any]:
-    flags = list(
-        Flag.objects.filter(project=project, resolved_at__isnull=True)
-        .select_related("conversation", "raised_by")
-        .order_by("-created_at", "-id")[: OPEN_FLAGS_SHOWN + 1]
-    )
+    flags = list(services.project_flags(project)[: OPEN_FLAGS_SHOWN + 1])
     return {"open_flags": flags[:OPEN_FLAGS_SHOWN], "more_flags": len(flags) > OPEN_FLAGS_SHOWN}
 
 
