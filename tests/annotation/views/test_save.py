@@ -152,15 +152,20 @@ def test_a_beacon_without_the_csrf_field_is_refused(task, annotator):
     assert response.status_code == 403 and Annotation.objects.get(task=task).version == 1
 
 
-def test_a_beacon_with_a_stale_version_is_refused_not_applied(client, task, annotator):
+def _stale_beacon(client, task, annotator, query: str = ""):
+    """Another tab saves; then the page, still at version 1, sends its beacon."""
     client.post(
         f"/tasks/{task.pk}/save/", {"version": "1", "turns.2.factuality": "correct"}, headers=HTMX
     )
     browser, token = _beacon_client(task, annotator)
-    response = browser.post(
-        f"/tasks/{task.pk}/save/",
+    return browser.post(
+        f"/tasks/{task.pk}/save/{query}",
         {"csrfmiddlewaretoken": token, "version": "1", "turns.2.factuality": "fabricated"},
     )
+
+
+def test_a_beacon_with_a_stale_version_is_refused_not_applied(client, task, annotator):
+    response = _stale_beacon(client, task, annotator)
     assert response.status_code == 409
     assert "changed elsewhere" in response.content.decode()
     annotation = Annotation.objects.get(task=task)
@@ -182,14 +187,7 @@ def test_a_beacon_marked_as_such_gets_a_bare_204_once_saved(task, annotator):
 def test_a_stale_beacon_marked_as_such_gets_409_with_the_reason_and_changes_nothing(
     client, task, annotator
 ):
-    client.post(
-        f"/tasks/{task.pk}/save/", {"version": "1", "turns.2.factuality": "correct"}, headers=HTMX
-    )
-    browser, token = _beacon_client(task, annotator)
-    response = browser.post(
-        f"/tasks/{task.pk}/save/?beacon=1",
-        {"csrfmiddlewaretoken": token, "version": "1", "turns.2.factuality": "fabricated"},
-    )
+    response = _stale_beacon(client, task, annotator, "?beacon=1")
     assert response.status_code == 409 and "changed elsewhere" in response.content.decode()
     annotation = Annotation.objects.get(task=task)
     assert services.annotation_answers(annotation)["turns"] == {"2": {"factuality": "correct"}}
