@@ -172,15 +172,21 @@ def _add_option(drafts: Drafts, request: HttpRequest) -> str:
     return f"Added option {len(draft['options'])}."
 
 
+def _swap(rows: list[dict[str, Any]], index: int, step: int, what: str) -> str:
+    """Move rows[index] one place up (step -1) or down, and say so; `what` names it
+    ("question 2"). The focus stays on the button pressed, on the row it moved with."""
+    target = index + step
+    rows[index]["focus"] = "up" if step < 0 else "down"
+    if not 0 <= target < len(rows):
+        return f"{what.capitalize()} is already {'first' if step < 0 else 'last'}."
+    rows[index], rows[target] = rows[target], rows[index]
+    return f"Moved {what} to position {target + 1}."
+
+
 def _move_question(step: int) -> Edit:
     def move(drafts: Drafts, request: HttpRequest) -> str:
         index = _row(drafts, request.POST.get("row", ""))
-        draft, target = drafts[index], index + step
-        draft["focus"] = "up" if step < 0 else "down"
-        if not 0 <= target < len(drafts):
-            return f"Question {index + 1} is already {'first' if step < 0 else 'last'}."
-        drafts[index], drafts[target] = drafts[target], draft
-        return f"Moved question {index + 1} to position {target + 1}."
+        return _swap(drafts, index, step, f"question {index + 1}")
 
     return move
 
@@ -206,14 +212,8 @@ def _option(drafts: Drafts, request: HttpRequest) -> tuple[dict[str, Any], int]:
 def _move_option(step: int) -> Edit:
     def move(drafts: Drafts, request: HttpRequest) -> str:
         draft, index = _option(drafts, request)
-        options, target = draft["options"], index + step
-        where = f"of question {drafts.index(draft) + 1}"
-        # The focus stays on the button pressed, on the row it moved with.
-        options[index]["focus"] = "up" if step < 0 else "down"
-        if not 0 <= target < len(options):
-            return f"Option {index + 1} {where} is already {'first' if step < 0 else 'last'}."
-        options[index], options[target] = options[target], options[index]
-        return f"Moved option {index + 1} {where} to position {target + 1}."
+        what = f"option {index + 1} of question {drafts.index(draft) + 1}"
+        return _swap(draft["options"], index, step, what)
 
     return move
 
