@@ -13,6 +13,7 @@ through `render_markdown`, which sanitises it (and keeps it per text).
 
 import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
@@ -36,15 +37,24 @@ def escape(value: Any) -> str:
     return html.escape(str(value))
 
 
+ROLE_LABELS = {role: escape(label) for role, label in Turn.Role.choices}
+
+
 def render_turns(panels: list[TurnPanel]) -> SafeString:
     """The items of the workspace's `<ol class="turns">`."""
-    return mark_safe("".join(render_turn(panel) for panel in panels))
+    return mark_safe("".join(_turn_html(panel) for panel in panels))
 
 
 def render_turn(panel: TurnPanel) -> SafeString:
     """One `<li class="turn-row">`: the turn's text, its tool calls and its questions."""
+    return mark_safe(_turn_html(panel))
+
+
+# Each piece is a plain str until the end: mark_safe is lazy-aware, so costs a call per use.
+def _turn_html(panel: TurnPanel) -> str:
     turn = panel.turn
     index, number, role = turn.index, turn.index + 1, escape(turn.role)
+    role_label = ROLE_LABELS.get(turn.role) or role
     show_text = bool(turn.text) and not panel.text_is_call
     parts = [
         f'<li class="turn-row role-{role}" id="turn-{index}" tabindex="-1" '
@@ -52,7 +62,7 @@ def render_turn(panel: TurnPanel) -> SafeString:
         f'<article class="turn" aria-labelledby="turn-{index}-head">\n'
         '<header class="turn-head">\n'
         f'<h2 class="turn-title" id="turn-{index}-head"><span class="role">'
-        f'{escape(turn.get_role_display())}</span> <span class="muted">#{number}</span></h2>\n'
+        f'{role_label}</span> <span class="muted">#{number}</span></h2>\n'
     ]
     if turn.role == Turn.Role.TOOL and panel.tool_name:
         parts.append(
@@ -85,10 +95,10 @@ def render_turn(panel: TurnPanel) -> SafeString:
     parts.append("\n</article>\n")
     if panel.fields:
         parts.append(f'<div class="panel" role="group" aria-label="Labels for turn {number}">\n')
-        parts.extend(render_field(field) for field in panel.fields)
+        parts.extend(_field_html(field) for field in panel.fields)
         parts.append("</div>")
     parts.append("\n</li>\n")
-    return mark_safe("".join(parts))
+    return "".join(parts)
 
 
 def _turn_text(panel: TurnPanel) -> str:
@@ -126,48 +136,125 @@ def _turn_text(panel: TurnPanel) -> str:
 
 def render_fields(fields: list[Field]) -> SafeString:
     """Fields one after another, as the conversation panel shows them."""
-    return mark_safe("".join(render_field(field) for field in fields))
+    return mark_safe("".join(_field_html(field) for field in fields))
+
+
+@dataclass(frozen=True)
+class _Chip:
+    """One option as every turn shows it, escaped once: the markup after `name="`."""
+
+    value: str
+    unchecked: str
+    checked: str
+
+
+@dataclass(frozen=True)
+class _QuestionHtml:
+    """What a question shows the same way on every turn, escaped once per question."""
+
+    kind: str
+    key: str
+    label: str  # the prompt, with the required mark
+    help: str  # escaped, or ""
+    head: str  # a chip's markup up to its input's name
+    chips: tuple[_Chip, ...]
+
+
+def _question_html(q: Question) -> _QuestionHtml:
+    """The question's escaped parts, kept on the instance: a schema in use is cached with
+    its questions (projects.cache), so a process escapes each option once, not once per
+    turn and request (a 60-turn page has thousands of them)."""
+    kept = q.__dict__.get("_html")
+    if kept is None:
+        kept = q.__dict__["_html"] = _build_question_html(q)
+    return kept
+
+
+def _build_question_html(q: Question) -> _QuestionHtml:
+    head, chips = "", []
+    if q.kind in Question.CHOICE_KINDS:
+        input_type = "checkbox" if q.kind == Question.Kind.MULTI else "radio"
+        head = f'<label class="chip">\n<input type="{input_type}" name="'
+        for option in q.options:
+            hotkey = escape(option.get("hotkey") or "")
+            value = escape(option.get("value", ""))
+            label = f"<span>{escape(option.get('label', ''))}</span>"
+            if hotkey:
+                before, after = f' data-hotkey="{hotkey}"', f' aria-keyshortcuts="{hotkey}"'
+                kbd = f'<kbd aria-hidden="true">{hotkey}</kbd>'
+            else:
+                before, after, kbd = "", "", ""
+            chips.append(
+                _Chip(
+                    option.get("value"),
+                    f'" value="{value}"{before}{after}>\n{label}{kbd}\n</label>\n',
+                    f'" value="{value}"{before} checked{after}>\n{label}{kbd}\n</label>\n',
+                )
+            )
+    elif q.kind == Question.Kind.BOOLEAN:
+        head = '<label class="chip"><input type="radio" name="'
+        for value, label, hotkey in (("true", "Yes", "1"), ("false", "No", "2")):
+            before = f'" value="{value}" data-hotkey="{hotkey}"'
+            after = (
+                f' aria-keyshortcuts="{hotkey}"><span>{label}</span>'
+                f'<kbd aria-hidden="true">{hotkey}</kbd></label>\n'
+            )
+            chips.append(_Chip(value, before + after, f"{before} checked{after}"))
+    elif q.kind == Question.Kind.RATING:
+        head = '<label class="chip"><input type="radio" name="'
+        for n in range(q.rating_min, q.rating_max + 1):
+            before = f'" value="{n}" data-hotkey="{n}"'
+            after = f"><span>{n}</span></label>\n"
+            chips.append(_Chip(str(n), before + after, f"{before} checked{after}"))
+    return _QuestionHtml(
+        kind=escape(q.kind),
+        key=escape(q.key),
+        label=escape(q.prompt) + (REQUIRED if q.required else ""),
+        help=escape(q.help) if q.help else "",
+        head=head,
+        chips=tuple(chips),
+    )
 
 
 def render_field(field: Field) -> SafeString:
     """One question's input: a text box, or a fieldset of chips or passages."""
+    return mark_safe(_field_html(field))
+
+
+def _field_html(field: Field) -> str:
     q = field.question
+    shown = _question_html(q)
     if q.kind in (Question.Kind.TEXT, Question.Kind.REWRITE):
-        return mark_safe(_text_field(field))
+        return _text_field(field, shown)
     dom_id = escape(field.dom_id)
     error_class = " has-error" if field.error else ""
     described = f' aria-describedby="{dom_id}-help"' if q.help else ""
     parts = [
-        f'\n<fieldset class="field field-{escape(q.kind)}{error_class}" id="{dom_id}" '
-        f'data-question="{escape(q.key)}" tabindex="-1"{described}>\n'
-        f"<legend>{escape(q.prompt)}{REQUIRED if q.required else ''}</legend>\n",
-        _help(field),
+        f'\n<fieldset class="field field-{shown.kind}{error_class}" id="{dom_id}" '
+        f'data-question="{shown.key}" tabindex="-1"{described}>\n'
+        f"<legend>{shown.label}</legend>\n",
+        _help(dom_id, shown),
         "\n",
     ]
-    if q.kind in Question.CHOICE_KINDS:
-        parts.append(_choices(field))
-    elif q.kind == Question.Kind.BOOLEAN:
-        parts.append(_boolean(field))
-    elif q.kind == Question.Kind.RATING:
-        parts.append(_rating(field))
-    elif q.kind == Question.Kind.EVIDENCE:
+    if q.kind == Question.Kind.EVIDENCE:
         parts.append(_evidence(field))
+    elif shown.head:
+        parts.append(_chips(field, shown))
     parts.append(f"\n{_error(field)}\n</fieldset>\n")
-    return mark_safe("".join(parts))
+    return "".join(parts)
 
 
-def _help(field: Field) -> str:
-    q = field.question
-    if not q.help:
+def _help(dom_id: str, shown: _QuestionHtml) -> str:
+    if not shown.help:
         return ""
-    return f'<p class="help" id="{escape(field.dom_id)}-help">{escape(q.help)}</p>'
+    return f'<p class="help" id="{dom_id}-help">{shown.help}</p>'
 
 
 def _error(field: Field) -> str:
     return f'<p class="error">{escape(field.error)}</p>' if field.error else ""
 
 
-def _text_field(field: Field) -> str:
+def _text_field(field: Field, shown: _QuestionHtml) -> str:
     q = field.question
     dom_id = escape(field.dom_id)
     rewrite = q.kind == Question.Kind.REWRITE and field.original is not None
@@ -188,78 +275,32 @@ def _text_field(field: Field) -> str:
     # The line break after <textarea> is dropped by the parser; it keeps a leading one of
     # the text.
     return (
-        f'\n<div class="field field-{escape(q.kind)}{" has-error" if field.error else ""}" '
-        f'id="{dom_id}" data-question="{escape(q.key)}" tabindex="-1">\n'
-        f'<label class="field-label" for="{dom_id}-input">{escape(q.prompt)}'
-        f"{REQUIRED if q.required else ''}</label>\n"
-        f"{_help(field)}\n"
+        f'\n<div class="field field-{shown.kind}{" has-error" if field.error else ""}" '
+        f'id="{dom_id}" data-question="{shown.key}" tabindex="-1">\n'
+        f'<label class="field-label" for="{dom_id}-input">{shown.label}</label>\n'
+        f"{_help(dom_id, shown)}\n"
         f'<textarea name="{escape(field.name)}" id="{dom_id}-input" rows="{rows}"{attributes}>\n'
         f"{escape(field.text)}</textarea>\n"
         f"{tools}\n{_error(field)}\n</div>\n"
     )
 
 
-def _clear_chip(name: str, selected: set[str]) -> str:
-    checked = "" if selected else " checked"
-    return (
-        f'<label class="chip chip-clear"><input type="radio" name="{name}" value=""{checked}>'
-        f"{NO_ANSWER}</label>"
-    )
-
-
-def _choices(field: Field) -> str:
-    q = field.question
+def _chips(field: Field, shown: _QuestionHtml) -> str:
+    """A choice, yes/no or rating question's chips, the field's answers checked, and for
+    all but a multiple choice a last chip to clear the answer."""
     name = escape(field.name)
     selected = field.selected
-    input_type = "checkbox" if q.kind == Question.Kind.MULTI else "radio"
+    head = shown.head
     parts = ['<div class="options">\n']
-    for option in q.options:
-        hotkey = escape(option.get("hotkey") or "")
-        checked = " checked" if option.get("value") in selected else ""
-        if hotkey:
-            attributes = f' data-hotkey="{hotkey}"{checked} aria-keyshortcuts="{hotkey}"'
-            kbd = f'<kbd aria-hidden="true">{hotkey}</kbd>'
-        else:
-            attributes, kbd = checked, ""
+    for chip in shown.chips:
+        parts += (head, name, chip.checked if chip.value in selected else chip.unchecked)
+    if field.question.kind != Question.Kind.MULTI:
+        checked = "" if selected else " checked"
         parts.append(
-            '<label class="chip">\n'
-            f'<input type="{input_type}" name="{name}" '
-            f'value="{escape(option.get("value", ""))}"{attributes}>\n'
-            f"<span>{escape(option.get('label', ''))}</span>{kbd}\n"
-            "</label>\n"
+            f'<label class="chip chip-clear"><input type="radio" name="{name}" '
+            f'value=""{checked}>{NO_ANSWER}</label>'
         )
-    if q.kind == Question.Kind.SINGLE:
-        parts.append(_clear_chip(name, selected))
     parts.append("\n</div>")
-    return "".join(parts)
-
-
-def _boolean(field: Field) -> str:
-    name = escape(field.name)
-    selected = field.selected
-    parts = ['<div class="options">\n']
-    for value, label, hotkey in (("true", "Yes", "1"), ("false", "No", "2")):
-        checked = " checked" if value in selected else ""
-        parts.append(
-            f'<label class="chip"><input type="radio" name="{name}" value="{value}" '
-            f'data-hotkey="{hotkey}"{checked} aria-keyshortcuts="{hotkey}"><span>{label}</span>'
-            f'<kbd aria-hidden="true">{hotkey}</kbd></label>\n'
-        )
-    parts.append(f"{_clear_chip(name, selected)}\n</div>")
-    return "".join(parts)
-
-
-def _rating(field: Field) -> str:
-    name = escape(field.name)
-    selected = field.selected
-    parts = ['<div class="options">\n']
-    for n in field.rating_values:
-        checked = " checked" if str(n) in selected else ""
-        parts.append(
-            f'<label class="chip"><input type="radio" name="{name}" value="{n}" '
-            f'data-hotkey="{n}"{checked}><span>{n}</span></label>\n'
-        )
-    parts.append(f"{_clear_chip(name, selected)}\n</div>")
     return "".join(parts)
 
 

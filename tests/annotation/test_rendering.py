@@ -312,3 +312,23 @@ def test_markdown_of_a_text_is_rendered_once_and_long_texts_are_not_kept():
     long = "x" * (markup.CACHED_CHARS + 1)
     assert markup.render_markdown(long) == "<p>" + long + "</p>\n"
     assert markup._cached.cache_info().currsize == 1  # too long to keep
+
+
+def test_a_question_is_escaped_once_however_many_turns_ask_it(monkeypatch):
+    calls = []
+    real_escape = rendering.escape
+    monkeypatch.setattr(
+        rendering, "escape", lambda value: calls.append(value) or real_escape(value)
+    )
+    q = tone(help="Say how it sounds")
+    first = field_html(q, value="calm")
+    escaped_first = len(calls)
+    second = rendering.render_field(Field(question=q, name="turns.4.tone", value="rude"))
+    # The second turn escapes only its own field name and id, not the options again.
+    assert "Calm" in calls and calls.count("Calm") == 1
+    assert len(calls) - escaped_first == 2
+    # Shared markup, each field's own name and answer.
+    assert 'name="turns.2.tone" value="calm" data-hotkey="1" checked' in first
+    assert 'name="turns.4.tone" value="rude" data-hotkey="2" checked' in second
+    assert 'name="turns.4.tone" value="calm" data-hotkey="1" aria' in second
+    assert 'id="q-turns-4-tone-help">Say how it sounds</p>' in second
