@@ -85,3 +85,23 @@ def test_redis_url_switches_celery_to_a_real_broker(tmp_path):
     )
     result = _settings(env, "s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER")
     assert result.stdout.split() == ["redis://127.0.0.1:6399/3", "False"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [(None, "True 5"), ("1", "True 5"), ("0", "None None")],
+)
+def test_postgresql_prepares_statements_unless_turned_off(tmp_path, flag, expected):
+    env = _environ(
+        without=("DB_PREPARED_STATEMENTS",),
+        DATABASE_URL="postgres://nobody@127.0.0.1:1/none",
+        SECRET_KEY="x",
+        VAR_DIR=str(tmp_path),
+    )
+    if flag is not None:
+        env["DB_PREPARED_STATEMENTS"] = flag
+    options = "s.DATABASES['default'].get('OPTIONS', {})"
+    result = _settings(
+        env, f"{options}.get('server_side_binding'), {options}.get('prepare_threshold')"
+    )
+    assert result.stdout.split() == expected.split(), result.stderr
