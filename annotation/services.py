@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -62,7 +62,12 @@ def _write_turn_answers(
             changed[turn_id] = answers
     if len(changed) == 1:  # an autosave after one click: one plain UPDATE
         [(turn_id, answers)] = changed.items()
-        mine.filter(turn_id=turn_id).update(answers=answers)
+        rows.update(
+            TurnAnswer,
+            {"answers": answers},
+            "annotation_id = %s AND turn_id = %s",
+            [annotation.pk, turn_id],
+        )
     elif changed:  # a whole set of answers (the API): one UPDATE for all of them
         updates = [TurnAnswer(pk=saved_ids[turn_id], answers=a) for turn_id, a in changed.items()]
         TurnAnswer.objects.bulk_update(updates, ["answers"])
@@ -180,9 +185,13 @@ def save_annotation(
         # the statement that waited for the task's lock, so on PostgreSQL it may predate a
         # save that held the lock meanwhile; this UPDATE sees the committed row, and a stale
         # version writes nothing (the exception rolls back the answers written above).
-        written = Annotation.objects.filter(
-            pk=annotation.pk, version=version, status=Annotation.Status.DRAFT
-        ).update(version=F("version") + 1, **changes)
+        written = rows.update(
+            Annotation,
+            changes,
+            "id = %s AND version = %s AND status = %s",
+            [annotation.pk, version, Annotation.Status.DRAFT.value],
+            increment=["version"],
+        )
         if not written:
             current = Annotation.objects.filter(pk=annotation.pk).values_list("version", "status")
             current_version, current_status = current.get()

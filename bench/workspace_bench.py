@@ -1,22 +1,23 @@
 """Workspace benchmark: server time of the annotator's page and of an autosave, p50/p99.
 
-    .venv/bin/python bench/workspace_bench.py                  # 1,000 requests each
+    .venv/bin/python bench/workspace_bench.py                  # 1,000 rounds
     .venv/bin/python bench/workspace_bench.py --requests 300 --turns 60
 
 On a fresh PostgreSQL database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:
 5432/turnwise_workspace_bench, dropped and recreated) with a project of 200 conversations of
 --turns turns (a system prompt, then user and assistant turns of 40-120 words), served by
 gunicorn (DEBUG off), one annotator logged in through the login page, with their browser's
-session cookie and CSRF token, makes these requests one after another, each --requests times:
+session cookie and CSRF token, makes these requests one at a time, in --requests rounds of
+one of each (interleaved, so that the machine's drift touches them all alike):
 - page: GET /projects/<slug>/label/, the workspace of the conversation they are on;
 - autosave: POST /tasks/<id>/save/ as htmx sends it (the whole form, the version last seen,
   the answers changing each time), reading the new version from each response;
 - trivial: GET /api/v1/me/, the same session and middleware around one one-row SELECT, the
   reference of the target, and GET /healthz, a bare view running SELECT 1;
-- first view (--first-views, up to 150): the annotator gives the conversation back
-  (POST /tasks/<id>/release/, not timed), then GET /projects/<slug>/label/ claims the next
-  one and renders it for the first time: no Markdown of it has been seen. The page above
-  repeats one conversation; this is what opening each new one costs.
+- first view (--first-views, up to 150), after those rounds: the annotator gives the
+  conversation back (POST /tasks/<id>/release/, not timed), then GET /projects/<slug>/label/
+  claims the next one and renders it for the first time: no Markdown of it has been seen.
+  The page above repeats one conversation; this is what opening each new one costs.
 One client at a time, so each latency is the server's time plus a loopback round trip.
 Target (issue #5): page and autosave both within 2x of a trivial view's latency.
 """
@@ -122,15 +123,18 @@ class Browser:
             sys.exit(f"login failed: {status}")
 
 
-def measure(browser: Browser, requests: int, call) -> tuple[list[float], int]:
-    latencies, errors = [], 0
-    for number in range(requests):
-        ok, elapsed = call(number)
-        if ok:
-            latencies.append(elapsed)
-        else:
-            errors += 1
-    return latencies, errors
+def measure(rounds: int, calls: dict) -> dict[str, tuple[list[float], int]]:
+    """Each call once per round, in turn: latencies and errors by name."""
+    latencies = {name: [] for name in calls}
+    errors = dict.fromkeys(calls, 0)
+    for number in range(rounds):
+        for name, call in calls.items():
+            ok, elapsed = call(number)
+            if ok:
+                latencies[name].append(elapsed)
+            else:
+                errors[name] += 1
+    return {name: (latencies[name], errors[name]) for name in calls}
 
 
 def line(name: str, latencies: list[float], errors: int) -> str:
@@ -225,17 +229,22 @@ def main() -> None:
                     current["task"] = found.group(1)
                 return status == 200 and found is not None, elapsed
 
-            results = {}
-            for name, call, count in (
-                ("page", page_call, args.requests),
-                ("autosave", save_call, args.requests),
-                ("trivial", trivial_call, args.requests),
-                ("healthz", healthz_call, args.requests),
-                ("first view", first_view_call, min(args.first_views, 150)),
-            ):
-                if count:
-                    results[name] = measure(browser, count, call)
-                    print(line(name, *results[name]), flush=True)
+            # Interleaved, one request of each kind in turn: the machine's speed drifts
+            # (other processes, CPU frequency), and a ratio of two phases run minutes
+            # apart measured the drift as much as the page.
+            results = measure(
+                args.requests,
+                {
+                    "page": page_call,
+                    "autosave": save_call,
+                    "trivial": trivial_call,
+                    "healthz": healthz_call,
+                },
+            )
+            if args.first_views:
+                results.update(measure(min(args.first_views, 150), {"first view": first_view_call}))
+            for name, (latencies, errors) in results.items():
+                print(line(name, latencies, errors), flush=True)
         finally:
             server.stop()
         trivial = results["trivial"][0]

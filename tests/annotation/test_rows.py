@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation import queue, services
-from annotation.models import Task
+from annotation import queue, rows, services
+from annotation.models import Annotation, Task
 from projects import services as project_services
 from tests.factories import ConversationFactory, ProjectFactory
 
@@ -70,3 +70,25 @@ def test_a_save_locks_the_task_row_and_reads_its_annotation(project, annotator):
     assert locked.annotation.version == 1 and locked.annotation.task is locked
     assert locked.project.pk == project.pk and locked.annotation.schema.pk
     assert services._lock_task(task.pk + 1000, annotator) is None
+
+
+def test_an_update_writes_json_and_datetimes_as_the_orm_does_and_counts_rows(project, annotator):
+    ConversationFactory(project=project)
+    task = queue.claim_next_task(project=project, user=annotator)
+    annotation = task.annotation
+    when = timezone.now() + timedelta(hours=1)
+    answers = {"note": 'Ünïcode "quoted"', "scores": [1, 2], "ok": True}
+    written = rows.update(
+        Annotation,
+        {"answers": answers, "updated_at": when},
+        "id = %s AND version = %s",
+        [annotation.pk, annotation.version],
+        increment=["version"],
+    )
+    assert written == 1
+    stored = Annotation.objects.get(pk=annotation.pk)
+    assert (stored.answers, stored.updated_at, stored.version) == (answers, when, 2)
+    # A WHERE that matches nothing changes nothing and says so.
+    stale = rows.update(Annotation, {"answers": {}}, "id = %s AND version = %s", [annotation.pk, 1])
+    assert stale == 0
+    assert Annotation.objects.get(pk=annotation.pk).answers == answers
