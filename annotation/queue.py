@@ -26,6 +26,7 @@ from django.utils.text import slugify
 
 from accounts.models import ExpertiseTag, User
 from annotation import jobs, rows
+from annotation import turns as turn_cache
 from annotation.exceptions import Conflict, InvalidInput, NotAllowed, NotFound
 from annotation.models import (
     BUCKETS,
@@ -275,7 +276,8 @@ def _resume(
         f"WITH t AS {materialized}(SELECT * FROM {table['t']} t WHERE {project_is} "
         "AND t.assignee_id = %s AND t.status = %s AND t.lease_expires_at > %s "
         "ORDER BY t.claimed_at, t.id LIMIT 1) "
-        f"SELECT {rows.select_list(_WORKSPACE_ROWS)} FROM t "
+        f"SELECT {rows.select_list(_WORKSPACE_ROWS)}, {turn_cache.saved_answers_column('a')} "
+        "FROM t "
         f"JOIN {table['p']} p ON p.id = t.project_id "
         f"JOIN {table['c']} c ON c.id = t.conversation_id "
         f"JOIN {table['a']} a ON a.task_id = t.id "
@@ -290,8 +292,9 @@ def _resume(
     )
     if found is None:
         return None
-    task, task.project, task.conversation, annotation, annotation.schema = found
+    task, task.project, task.conversation, annotation, annotation.schema, saved = found
     task.annotation = annotation
+    turn_cache.set_saved_answers(annotation, saved)
     if not renew_lease(task, task.project, now):
         return None
     return task

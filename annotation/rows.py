@@ -15,6 +15,7 @@ and their rows become the same instances the ORM would give:
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from django.db import connection, models
 
 Converter = Callable[[Any, Any, Any], Any]
@@ -63,18 +64,20 @@ class Selected:
         return self.model.from_db(connection.alias, self.attnames, values)
 
 
-def _built(row: Sequence[Any], parts: Sequence[Selected]) -> list[models.Model]:
+def _built(row: Sequence[Any], parts: Sequence[Selected]) -> list[Any]:
     built, start = [], 0
     for part in parts:
         end = start + len(part.fields)
         built.append(part.build(row[start:end]))
         start = end
+    built.extend(row[start:])
     return built
 
 
 def fetch_first(sql: str, params: Sequence[Any], parts: Sequence[Selected]) -> list | None:
     """Run a SELECT of `parts`' columns (in that order) and build one instance of each from
-    its first row, or None if it has no row."""
+    its first row, or None if it has no row. Columns selected after theirs follow the
+    instances as they come (see json_rows)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -86,6 +89,26 @@ def fetch_all(sql: str, params: Sequence[Any], parts: Sequence[Selected]) -> lis
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [_built(row, parts) for row in cursor.fetchall()]
+
+
+def json_rows(columns: Sequence[str], source: str, *, json_columns: Sequence[str] = ()) -> str:
+    """A scalar subquery to select beside a row: the rows of `source` ("FROM ... WHERE ...")
+    as one JSON array of arrays of `columns` (`json_columns` are JSON, kept as JSON rather
+    than as text). It saves a round trip for a few small rows that belong to the row, such
+    as an annotation's saved answers; read it with `from_json_rows`."""
+    if connection.vendor == "postgresql":
+        return f"(SELECT json_agg(json_build_array({', '.join(columns)})) {source})"
+    items = [f"json({column})" if column in json_columns else column for column in columns]
+    return f"(SELECT json_group_array(json_array({', '.join(items)})) {source})"
+
+
+def from_json_rows(value: Any) -> list[list[Any]]:
+    """What json_rows selected, as lists of values: none when the source had no rows."""
+    if value is None:
+        return []
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
 
 
 def update(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from annotation import answers as answer_rules
 from annotation import queue, rows
+from annotation import turns as turn_cache
 from annotation.exceptions import (
     Conflict,
     InvalidAnswers,
@@ -24,7 +25,8 @@ from annotation.exceptions import (
     NotFound,
     StaleVersion,
 )
-from annotation.models import Annotation, Flag, Task, Turn, TurnAnswer
+from annotation.models import Annotation, Conversation, Flag, Task, Turn, TurnAnswer
+from annotation.turns import saved_answers
 from projects import cache as schema_cache
 from projects import services as project_services
 from projects.models import LabelSchema, Project, Question
@@ -46,9 +48,9 @@ def get_task_for_annotator(*, task_id: int, user: User) -> Task:
 def _write_turn_answers(
     annotation: Annotation, turns: list[Turn], clean: dict[int, dict[str, Any]]
 ) -> None:
-    """Write what changed, given the turns read with their saved answers (workspace_turns)."""
-    saved = {t.pk: t.saved for t in turns if t.saved is not None}
-    saved_ids = {t.pk: t.saved_id for t in turns if t.saved is not None}
+    """Write what changed against the saved answers (read with the annotation)."""
+    saved = saved_answers(annotation)
+    annotation.__dict__.pop("saved_answers", None)  # no longer what is saved
     wanted = {t.pk: clean[t.index] for t in turns if t.index in clean}
     stale = [turn_id for turn_id in saved if turn_id not in wanted]
     mine = TurnAnswer.objects.filter(annotation=annotation)
@@ -58,7 +60,7 @@ def _write_turn_answers(
     for turn_id, answers in wanted.items():
         if turn_id not in saved:
             created.append(TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers))
-        elif saved[turn_id] != answers:
+        elif saved[turn_id][1] != answers:
             changed[turn_id] = answers
     if len(changed) == 1:  # an autosave after one click: one plain UPDATE
         [(turn_id, answers)] = changed.items()
@@ -69,18 +71,20 @@ def _write_turn_answers(
             [annotation.pk, turn_id],
         )
     elif changed:  # a whole set of answers (the API): one UPDATE for all of them
-        updates = [TurnAnswer(pk=saved_ids[turn_id], answers=a) for turn_id, a in changed.items()]
+        updates = [TurnAnswer(pk=saved[turn_id][0], answers=a) for turn_id, a in changed.items()]
         TurnAnswer.objects.bulk_update(updates, ["answers"])
     if created:
         TurnAnswer.objects.bulk_create(created)
 
 
-# The task, its project, annotation and schema, as save_annotation locks them.
+# The task, its project, annotation and schema, as save_annotation locks them, and what
+# its conversation's turns are kept under (annotation.turns).
 _SAVE_ROWS = (
     rows.Selected(Task, "t"),
     rows.Selected(Project, "p"),
     rows.Selected(Annotation, "a"),
     rows.Selected(LabelSchema, "s"),
+    rows.Selected(Conversation, "c", ["id", "created_at"]),
 )
 
 
@@ -90,25 +94,31 @@ def _lock_task(task_id: int, user: User) -> Task | None:
     Every writer locks the task row first: saves and submits of one task run one at a
     time (the annotation's version is then checked by its UPDATE, see save_annotation).
     FOR UPDATE OF the task only, because a joined row locked too (the project!) would
-    serialise every save in the project and deadlock with foreign key checks. The
-    conversation is read only when a question needs its sources: fewer tables to join is
-    less for PostgreSQL to plan on every autosave. Hand-written (see annotation.rows).
+    serialise every save in the project and deadlock with foreign key checks. Of the
+    conversation, only what its turns are kept under: its metadata is read when a question
+    needs its sources. The annotation's saved answers come in the same statement. On
+    PostgreSQL that statement's snapshot may predate a save that held the lock meanwhile,
+    but such a save moved the version, which the write checks again. Hand-written (see
+    annotation.rows).
     """
     table = rows.tables(_SAVE_ROWS)
     lock = " FOR UPDATE OF t" if connection.features.has_select_for_update_of else ""
     found = rows.fetch_first(
-        f"SELECT {rows.select_list(_SAVE_ROWS)} FROM {table['t']} t "
+        f"SELECT {rows.select_list(_SAVE_ROWS)}, {turn_cache.saved_answers_column('a')} "
+        f"FROM {table['t']} t "
         f"JOIN {table['p']} p ON p.id = t.project_id "
         f"JOIN {table['a']} a ON a.task_id = t.id "
         f"JOIN {table['s']} s ON s.id = a.schema_id "
+        f"JOIN {table['c']} c ON c.id = t.conversation_id "
         f"WHERE t.id = %s AND t.assignee_id = %s{lock}",
         [task_id, user.pk],
         _SAVE_ROWS,
     )
     if found is None:
         return None
-    task, task.project, annotation, annotation.schema = found
+    task, task.project, annotation, annotation.schema, task.conversation, saved = found
     task.annotation = annotation
+    turn_cache.set_saved_answers(annotation, saved)
     return task
 
 
@@ -153,7 +163,7 @@ def save_annotation(
             raise StaleVersion(annotation.version)
 
         questions = schema_cache.schema_questions(annotation.schema)
-        turn_rows = workspace_turns(task)  # under the lock: the answers as they are now
+        turn_rows = workspace_turns(task)
         if read_form is not None:
             posted = read_form(questions, turn_rows)
             turns, conversation = posted["turns"], posted["conversation"]
@@ -221,32 +231,18 @@ def save_annotation(
     return annotation
 
 
-# A conversation's turns, each with its annotation's answers if it has any.
-_TURN_ROWS = (rows.Selected(Turn, "t"), rows.Selected(TurnAnswer, "a", ["id", "answers"]))
-
-
 def workspace_turns(task: Task) -> list[Turn]:
-    """The task's conversation turns in order, each with `saved`: its annotation's answers
-    to it, or None (and `saved_id`, the row holding them). One plain query, which the page,
-    every autosave and the API's claim need; annotation_answers() then reads nothing more."""
+    """The task's conversation turns in order (shared between requests: read them, never
+    change them; see annotation.turns), with its annotation's saved answers kept for
+    annotation_answers(). The page, every autosave and the API's claim need both."""
     annotation = task.annotation
-    table = rows.tables(_TURN_ROWS)
-    index = connection.ops.quote_name("index")
-    turns = []
-    for turn, answer in rows.fetch_all(
-        f"SELECT {rows.select_list(_TURN_ROWS)} FROM {table['t']} t "
-        f"LEFT JOIN {table['a']} a ON a.turn_id = t.id AND a.annotation_id = %s "
-        f"WHERE t.conversation_id = %s ORDER BY t.{index}",
-        [annotation.pk, task.conversation_id],
-        _TURN_ROWS,
-    ):
-        turn.saved, turn.saved_id = answer.answers, answer.pk  # both None without answers
-        turns.append(turn)
+    turns = turn_cache.conversation_turns(task.conversation)
+    saved = saved_answers(annotation)
     annotation.answers_cache = {
-        "turns": {str(t.index): t.saved for t in turns if t.saved is not None},
+        "turns": {str(t.index): saved[t.pk][1] for t in turns if t.pk in saved},
         "conversation": annotation.answers,
     }
-    return turns
+    return list(turns)
 
 
 def annotation_answers(annotation: Annotation) -> dict[str, Any]:
