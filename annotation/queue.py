@@ -235,10 +235,13 @@ def renew_lease(task: Task, project: Project, now: datetime) -> bool:
     return bool(renewed)
 
 
-def resume_task(*, user: User, slug: str, now: datetime | None = None) -> Task | None:
+def resume_task(
+    *, user: User, slug: str, now: datetime | None = None, with_position: bool = False
+) -> Task | None:
     """The user's task in progress in a project they belong to, as claim_next_task gives it,
-    or None: one query when they are in the middle of a conversation, as they mostly are."""
-    return _resume(user, now or timezone.now(), slug=slug)
+    or None: one query when they are in the middle of a conversation, as they mostly are.
+    with_position=True reads their position() in the same query, as `task.position`."""
+    return _resume(user, now or timezone.now(), slug=slug, with_position=with_position)
 
 
 # The task, its project, conversation, annotation and schema: what Task.objects.
@@ -253,7 +256,12 @@ _WORKSPACE_ROWS = (
 
 
 def _resume(
-    user: User, now: datetime, *, slug: str | None = None, project: Project | None = None
+    user: User,
+    now: datetime,
+    *,
+    slug: str | None = None,
+    project: Project | None = None,
+    with_position: bool = False,
 ) -> Task | None:
     """The user's task in progress, if still leased, with its lease renewed; in the project
     with this slug if they are a member of it, or in this project."""
@@ -272,29 +280,35 @@ def _resume(
     # half the time it takes to plan one of six tables (planning was most of the cost).
     # MATERIALIZED keeps PostgreSQL from inlining it; SQLite before 3.35 has no such word.
     materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
+    params += [
+        user.pk,
+        Task.Status.IN_PROGRESS.value,
+        connection.ops.adapt_datetimefield_value(now),
+    ]
+    columns = f"{rows.select_list(_WORKSPACE_ROWS)}, {turn_cache.saved_answers_column('a')}"
+    if with_position:
+        position_columns, position_params = _position_columns("t.assignee_id", "t.project_id")
+        columns += f", {position_columns}"
+        params += position_params
     found = rows.fetch_first(
         f"WITH t AS {materialized}(SELECT * FROM {table['t']} t WHERE {project_is} "
         "AND t.assignee_id = %s AND t.status = %s AND t.lease_expires_at > %s "
         "ORDER BY t.claimed_at, t.id LIMIT 1) "
-        f"SELECT {rows.select_list(_WORKSPACE_ROWS)}, {turn_cache.saved_answers_column('a')} "
-        "FROM t "
+        f"SELECT {columns} FROM t "
         f"JOIN {table['p']} p ON p.id = t.project_id "
         f"JOIN {table['c']} c ON c.id = t.conversation_id "
         f"JOIN {table['a']} a ON a.task_id = t.id "
         f"JOIN {table['s']} s ON s.id = a.schema_id",
-        [
-            *params,
-            user.pk,
-            Task.Status.IN_PROGRESS.value,
-            connection.ops.adapt_datetimefield_value(now),
-        ],
+        params,
         _WORKSPACE_ROWS,
     )
     if found is None:
         return None
-    task, task.project, task.conversation, annotation, annotation.schema, saved = found
+    task, task.project, task.conversation, annotation, annotation.schema, saved = found[:6]
     task.annotation = annotation
     turn_cache.set_saved_answers(annotation, saved)
+    if with_position:
+        task.position = _position(task.project, *found[6:])
     if not renew_lease(task, task.project, now):
         return None
     return task
@@ -961,33 +975,46 @@ def escalation_notes(task: Task) -> list[str]:
     return list(skipped.values_list("note", flat=True)[:3])
 
 
+def _position_columns(user_id: str, project_id: str) -> tuple[str, list[Any]]:
+    """Three columns for position(), given the SQL of the user's and the project's id, and
+    their parameters: through the assignee index and the count rows."""
+    quote = connection.ops.quote_name
+    tasks, counts = quote(Task._meta.db_table), quote(TaskCount._meta.db_table)
+    mine = (
+        f"SELECT COUNT(*) FROM {tasks} x WHERE x.assignee_id = {user_id} AND x.status = %s "
+        f"AND x.project_id = {project_id}"
+    )
+    pool = (
+        f"SELECT COALESCE(SUM(n.count), 0) FROM {counts} n "
+        f"WHERE n.project_id = {project_id} AND n.bucket = %s"
+    )
+    statuses = [Task.Status.SUBMITTED.value, Task.Status.ASSIGNED.value, Task.Status.OPEN.value]
+    return f"({mine}), ({mine}), ({pool})", statuses
+
+
+def _position(project: Project, done: Any, assigned: Any, pool: Any) -> dict[str, int]:
+    # int(): SUM over bigint is numeric on PostgreSQL, and a plain cursor converts nothing.
+    pool = int(pool) if project.serves_pool else 0
+    return {"done": int(done), "waiting": int(assigned) + pool}
+
+
 def position(project: Project, user: User) -> dict[str, int]:
     """Where the user is in the project: conversations done, and work waiting.
 
     `waiting` is what is assigned to them plus what the pool holds (some of which they
     may already have had): an estimate for the workspace header, read from the counts.
-    The workspace asks on every page, so this is one plain query (through the assignee
-    index and the count rows), not three compiled by the ORM each time.
+    The workspace asks on every page, so this is one plain query, not three compiled by the
+    ORM each time; the page reads it with the task (resume_task(with_position=True)).
     """
     quote = connection.ops.quote_name
-    tasks, counts = quote(Task._meta.db_table), quote(TaskCount._meta.db_table)
-    mine = (
-        f"SELECT COUNT(*) FROM {tasks} WHERE assignee_id = %s AND status = %s AND project_id = %s"
-    )
+    columns, params = _position_columns("u.id", "p.id")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ({mine}), ({mine}), (SELECT COALESCE(SUM(count), 0) FROM {counts} "
-            "WHERE project_id = %s AND bucket = %s)",
-            [
-                *(user.pk, Task.Status.SUBMITTED.value, project.pk),
-                *(user.pk, Task.Status.ASSIGNED.value, project.pk),
-                *(project.pk, Task.Status.OPEN.value),
-            ],
+            f"SELECT {columns} FROM {quote(Project._meta.db_table)} p, "
+            f"{quote(User._meta.db_table)} u WHERE p.id = %s AND u.id = %s",
+            [*params, project.pk, user.pk],
         )
-        done, assigned, pool = cursor.fetchone()
-    # int(): SUM over bigint is numeric on PostgreSQL, and a plain cursor converts nothing.
-    pool = int(pool) if project.serves_pool else 0
-    return {"done": int(done), "waiting": int(assigned) + pool}
+        return _position(project, *cursor.fetchone())
 
 
 def progress(project: Project, membership: Membership) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def _workspace_context(
     panels, conversation_fields = forms.build_panels(
         questions, turns, services.annotation_answers(annotation), errors, sources
     )
-    position = queue.position(task.project, task.assignee)
+    position = getattr(task, "position", None) or queue.position(task.project, task.assignee)
     return {
         "project": task.project,
         "task": task,
@@ -100,7 +100,7 @@ def _describe_paths(paths: list[str], panels, conversation_fields) -> list[dict[
 @login_required
 @require_GET
 def label(request: HttpRequest, slug: str) -> HttpResponse:
-    task = queue.resume_task(user=request.user, slug=slug)
+    task = queue.resume_task(user=request.user, slug=slug, with_position=True)
     if task is None:
         project, membership = project_for_member(request.user, slug)
         task = queue.claim_next_task(

@@ -363,3 +363,22 @@ def test_the_position_counts_are_plain_integers(project, annotator):
     position = queue.position(project, annotator)
     assert position == {"done": 0, "waiting": 2}
     assert all(type(value) is int for value in position.values())
+
+
+def test_the_page_reads_the_position_with_the_task(
+    project, annotator, owner, django_assert_num_queries
+):
+    ConversationFactory.create_batch(6, project=project)
+    first = queue.claim_next_task(project=project, user=annotator)
+    services.save_annotation(task=first, user=annotator, version=1, turns={}, conversation={})
+    Task.objects.filter(pk=first.pk).update(status=Task.Status.SUBMITTED)  # done: 1
+    assigned = Task.objects.filter(status=Task.Status.OPEN).first()
+    queue.count_moves(project.pk, {Task.Status.OPEN: -1, Task.Status.ASSIGNED: 1})
+    Task.objects.filter(pk=assigned.pk).update(status=Task.Status.ASSIGNED, assignee=annotator)
+    queue.claim_next_task(project=project, user=annotator)
+    with django_assert_num_queries(1):
+        resumed = queue.resume_task(user=annotator, slug=project.slug, with_position=True)
+    assert resumed.position == queue.position(project, annotator)
+    assert all(type(value) is int for value in resumed.position.values())
+    assert resumed.position["done"] == 1 and resumed.position["waiting"] >= 1
+    assert not hasattr(queue.resume_task(user=annotator, slug=project.slug), "position")

@@ -11,11 +11,12 @@ from tests.factories import ConversationFactory, claimed_task
 pytestmark = pytest.mark.django_db
 
 # What the page needs: the session and the user (2), the task in progress with its
-# project, conversation, annotation, schema and saved answers (1; its lease was renewed
-# less than a minute ago), the questions (1, until the schema cache has them), the turns
-# (1, until the process keeps them), the position in the queue (1) and the expertise names
-# of the skip form (1, until cached). Markdown, tool calls, sources and guidelines come from rows already loaded.
-QUERIES = 7
+# project, conversation, annotation, schema, saved answers and the position in the queue
+# (1; its lease was renewed less than a minute ago), the questions (1, until the schema
+# cache has them), the turns (1, until the process keeps them) and the expertise names of
+# the skip form (1, until cached). Markdown, tool calls, sources and guidelines come from
+# rows already loaded.
+QUERIES = 6
 
 SOURCES = [{"id": "policy", "title": "Wire policy", "text": "Wires sent before 6 p.m. go today."}]
 
