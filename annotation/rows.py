@@ -36,10 +36,15 @@ class Selected:
         ]
         self.attnames = [field.attname for field in self.fields]
         self._converters: dict[str, list[tuple[int, list[Converter], Any]]] = {}
+        self._columns: dict[str, str] = {}  # by database vendor, as the converters
 
     def columns(self) -> str:
-        quote = connection.ops.quote_name
-        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+        found = self._columns.get(connection.vendor)
+        if found is None:
+            quote = connection.ops.quote_name
+            found = ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+            self._columns[connection.vendor] = found
+        return found
 
     def _converters_for(self) -> list[tuple[int, list[Converter], Any]]:
         """What the ORM's compiler would apply to each column, per database vendor."""

@@ -53,9 +53,8 @@ def _write_turn_answers(
     annotation.__dict__.pop("saved_answers", None)  # no longer what is saved
     wanted = {t.pk: clean[t.index] for t in turns if t.index in clean}
     stale = [turn_id for turn_id in saved if turn_id not in wanted]
-    mine = TurnAnswer.objects.filter(annotation=annotation)
     if stale:
-        mine.filter(turn_id__in=stale).delete()
+        TurnAnswer.objects.filter(annotation=annotation, turn_id__in=stale).delete()
     created, changed = [], {}
     for turn_id, answers in wanted.items():
         if turn_id not in saved:

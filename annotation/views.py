@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseLocation, retarget
 from accounts import services as account_services
 from annotation import answers as answer_rules
 from annotation import exceptions, forms, imports, queue, services
-from annotation.models import Annotation, AssignmentJob, Task
+from annotation.models import Annotation, AssignmentJob, Flag, Task
 from projects import cache as schema_cache
 from projects.access import project_for_lead, project_for_member
 from projects.models import Project, Question
@@ -77,8 +77,11 @@ def _workspace_context(
         "elapsed": max(0, int((timezone.now() - annotation.started_at).total_seconds())),
         "missing": _describe_paths(missing or [], panels, conversation_fields),
         "escalation_notes": queue.escalation_notes(task),
-        "skip_form": skip_form or forms.SkipForm(),
-        "flag_form": flag_form or forms.FlagForm(),
+        # A form only to show again with its errors; blank menus need none built.
+        "skip_form": skip_form,
+        "flag_form": flag_form,
+        "skip_reasons": Task.SkipReason.choices,
+        "flag_kinds": Flag.Kind.choices,
         "expertise_names": account_services.expertise_names(),
     }
 
@@ -207,7 +210,12 @@ def flag(request: HttpRequest, task_id: int) -> HttpResponse:
         else:
             status = 200
     if request.htmx:
-        context = {"task": task, "flag_form": forms.FlagForm() if raised else form, "flag": raised}
+        context = {
+            "task": task,
+            "flag_form": None if raised else form,
+            "flag": raised,
+            "flag_kinds": Flag.Kind.choices,
+        }
         return render(request, "annotation/workspace.html#flag-form", context, status=status)
     if raised:
         messages.success(request, f"Flagged: {raised.get_kind_display()}. A lead will look at it.")

@@ -68,6 +68,8 @@ def test_needs_expert_without_an_expertise_is_refused_and_nothing_changes(client
     )
     assert unknown.status_code == 400
     assert 'No expertise called "astrology" (known: insurance).' in text(unknown)
+    # What they wrote is shown again, to correct rather than retype.
+    assert 'id="skip-note" rows="2" maxlength="2000">claims law</textarea>' in text(unknown)
     task.refresh_from_db()
     assert task.status == "in_progress"
     assert Task.objects.filter(conversation=task.conversation).count() == 1
