@@ -3,7 +3,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 VAR_DIR=/app/var
 WORKDIR /app
 
-# Editable install: the code runs from /app, next to templates/ and static/.
+# Editable install: the code runs from /app, next to templates/, jinja2/ and static/.
 COPY . .
 RUN pip install -e . \
     && useradd --create-home app \

@@ -153,7 +153,7 @@ def save(request: HttpRequest, task_id: int) -> HttpResponse:
             "error": error,
             "swap_version": not error,
         }
-        return render(request, "annotation/workspace.html#save-status", context, status=status)
+        return render(request, "annotation/workspace/save_status.html", context, status=status)
     if "beacon" in request.GET:
         # The page is going away and never reads the answer: its status says it all.
         if error is None:
@@ -179,8 +179,8 @@ def submit(request: HttpRequest, task_id: int) -> HttpResponse:
         if not request.htmx:
             return render(request, "annotation/workspace.html", context, status=status)
         if missing:
-            return render(request, "annotation/workspace.html#submit-errors", context, status=400)
-        response = render(request, "annotation/workspace.html#save-status", context, status=status)
+            return render(request, "annotation/workspace/submit_errors.html", context, status=400)
+        response = render(request, "annotation/workspace/save_status.html", context, status=status)
         return retarget(response, "#save-status")
     return _go_to(request, reverse("annotation:label", args=[annotation.task.project.slug]))
 
@@ -216,7 +216,7 @@ def flag(request: HttpRequest, task_id: int) -> HttpResponse:
             "flag": raised,
             "flag_kinds": Flag.Kind.choices,
         }
-        return render(request, "annotation/workspace.html#flag-form", context, status=status)
+        return render(request, "annotation/workspace/flag_form.html", context, status=status)
     if raised:
         messages.success(request, f"Flagged: {raised.get_kind_display()}. A lead will look at it.")
         return redirect("annotation:label", slug=task.project.slug)
@@ -499,7 +499,7 @@ def skip(request: HttpRequest, task_id: int) -> HttpResponse:
             return _go_to(request, reverse("annotation:label", args=[task.project.slug]))
     template = "annotation/workspace.html"
     if request.htmx:
-        template += "#skip-form"
+        template = "annotation/workspace/skip_form.html"
     return render(request, template, _workspace_context(task, skip_form=form), status=status)
 
 

@@ -94,7 +94,14 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
         },
-    }
+    },
+    {
+        # The workspace (see config/templating.py): a name not found above is looked up here.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "config.templating.environment"},
+    },
 ]
 
 if DATABASE_URL:

@@ -7,20 +7,14 @@ page. URLs only change with the URLconf, so each (URLconf, script prefix, name, 
 reversed once per process. Keyword arguments and unhashable arguments take Django's path.
 """
 
-from functools import lru_cache
-
 from django import template
-from django.conf import settings
 from django.template import defaulttags
-from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.urls import NoReverseMatch
 from django.utils.html import conditional_escape
 
+from config.templating import cached_reverse
+
 register = template.Library()
-
-
-@lru_cache(maxsize=4096)
-def _reverse(urlconf: str, prefix: str, name: str, args: tuple, current_app: str | None) -> str:
-    return reverse(name, urlconf=urlconf, args=args, current_app=current_app)
 
 
 class CachedURLNode(defaulttags.URLNode):
@@ -36,9 +30,7 @@ class CachedURLNode(defaulttags.URLNode):
                 current_app = request.resolver_match.namespace
         name = self.view_name.resolve(context)
         try:
-            url = _reverse(
-                get_urlconf() or settings.ROOT_URLCONF, get_script_prefix(), name, args, current_app
-            )
+            url = cached_reverse(name, *args, current_app=current_app)
         except TypeError:  # an argument that cannot be a key
             return super().render(context)
         except NoReverseMatch:

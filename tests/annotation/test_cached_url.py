@@ -4,7 +4,7 @@ import pytest
 from django.template import Context, Template
 from django.urls import NoReverseMatch
 
-from annotation.templatetags import cached_url
+from config import templating
 
 PAGE = (
     "{% load cached_url %}"
@@ -22,11 +22,11 @@ def test_it_renders_what_djangos_url_tag_renders():
 
 
 def test_each_url_is_reversed_once(monkeypatch):
-    cached_url._reverse.cache_clear()
+    templating._reverse.cache_clear()
     calls = []
-    real = cached_url.reverse
+    real = templating.reverse
     monkeypatch.setattr(
-        cached_url, "reverse", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs)
+        templating, "reverse", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs)
     )
     template = Template(PAGE)
     first = template.render(Context({"task_id": 8, "slug": "s"}))
