@@ -116,18 +116,20 @@ def from_json_rows(value: Any) -> list[list[Any]]:
     return value
 
 
-def update(
+Statement = tuple[str, list[Any]]
+
+
+def update_statement(
     model: type[models.Model],
     values: dict[str, Any],
     where: str,
     params: Sequence[Any],
     *,
     increment: Sequence[str] = (),
-) -> int:
+) -> Statement:
     """UPDATE the model's table: each named field to its value, prepared by the field as the
     ORM's update() would (JSON, datetimes), and each field in `increment` plus one, in the
-    rows `where` (SQL) selects. The number of rows changed. An autosave makes two updates;
-    compiled by the ORM they cost it more than PostgreSQL takes to run them."""
+    rows `where` (SQL) selects; as SQL and parameters, for update()."""
     quote = connection.ops.quote_name
     meta = model._meta
     fields = [meta.get_field(name) for name in values]
@@ -136,11 +138,32 @@ def update(
         column = quote(meta.get_field(name).column)
         assignments.append(f"{column} = {column} + 1")
     prepared = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {where}"
+    return sql, [*prepared, *params]
+
+
+def update(
+    model: type[models.Model],
+    values: dict[str, Any],
+    where: str,
+    params: Sequence[Any],
+    *,
+    increment: Sequence[str] = (),
+    along: Statement | None = None,
+) -> int:
+    """Run update_statement(...) and say how many rows it changed. An autosave makes two
+    updates; compiled by the ORM they cost more than PostgreSQL takes to run them.
+
+    `along` is another update_statement() to run with it: on PostgreSQL in the same
+    statement (WITH ...), one round trip instead of two; elsewhere just before it. Either
+    way both are in the caller's transaction, and only this one's rows are counted."""
+    sql, all_params = update_statement(model, values, where, params, increment=increment)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {where}",
-            [*prepared, *params],
-        )
+        if along is not None and connection.vendor == "postgresql":
+            sql, all_params = f"WITH along AS ({along[0]}) {sql}", [*along[1], *all_params]
+        elif along is not None:
+            cursor.execute(*along)
+        cursor.execute(sql, all_params)
         return cursor.rowcount
 
 

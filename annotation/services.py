@@ -47,8 +47,10 @@ def get_task_for_annotator(*, task_id: int, user: User) -> Task:
 
 def _write_turn_answers(
     annotation: Annotation, turns: list[Turn], clean: dict[int, dict[str, Any]]
-) -> None:
-    """Write what changed against the saved answers (read with the annotation)."""
+) -> rows.Statement | None:
+    """Write what changed against the saved answers (read with the annotation). The one
+    answer an autosave after a click changes is returned unwritten: the annotation's own
+    UPDATE runs it (rows.update(along=...)), one round trip for both on PostgreSQL."""
     saved = saved_answers(annotation)
     annotation.__dict__.pop("saved_answers", None)  # no longer what is saved
     wanted = {t.pk: clean[t.index] for t in turns if t.index in clean}
@@ -61,19 +63,20 @@ def _write_turn_answers(
             created.append(TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers))
         elif saved[turn_id][1] != answers:
             changed[turn_id] = answers
+    if created:
+        TurnAnswer.objects.bulk_create(created)
     if len(changed) == 1:  # an autosave after one click: one plain UPDATE
         [(turn_id, answers)] = changed.items()
-        rows.update(
+        return rows.update_statement(
             TurnAnswer,
             {"answers": answers},
             "annotation_id = %s AND turn_id = %s",
             [annotation.pk, turn_id],
         )
-    elif changed:  # a whole set of answers (the API): one UPDATE for all of them
+    if changed:  # a whole set of answers (the API): one UPDATE for all of them
         updates = [TurnAnswer(pk=saved[turn_id][0], answers=a) for turn_id, a in changed.items()]
         TurnAnswer.objects.bulk_update(updates, ["answers"])
-    if created:
-        TurnAnswer.objects.bulk_create(created)
+    return None
 
 
 # The task, its project, annotation and schema, as save_annotation locks them, and what
@@ -186,7 +189,7 @@ def save_annotation(
             if missing:
                 raise MissingRequired(missing)
 
-        _write_turn_answers(annotation, turn_rows, clean.turns)
+        changed_answer = _write_turn_answers(annotation, turn_rows, clean.turns)
         changes: dict[str, Any] = {"answers": clean.conversation, "updated_at": now}
         if submit:
             changes.update(status=Annotation.Status.SUBMITTED, submitted_at=now)
@@ -200,6 +203,7 @@ def save_annotation(
             "id = %s AND version = %s AND status = %s",
             [annotation.pk, version, Annotation.Status.DRAFT.value],
             increment=["version"],
+            along=changed_answer,
         )
         if not written:
             current = Annotation.objects.filter(pk=annotation.pk).values_list("version", "status")

@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from annotation import queue, rows, services
-from annotation.models import Annotation, Task
+from annotation.models import Annotation, Task, TurnAnswer
 from projects import services as project_services
 from tests.factories import ConversationFactory, ProjectFactory
 
@@ -92,3 +93,37 @@ def test_an_update_writes_json_and_datetimes_as_the_orm_does_and_counts_rows(pro
     stale = rows.update(Annotation, {"answers": {}}, "id = %s AND version = %s", [annotation.pk, 1])
     assert stale == 0
     assert Annotation.objects.get(pk=annotation.pk).answers == answers
+
+
+def test_an_update_along_another_is_one_statement_on_postgresql(
+    project, annotator, django_assert_num_queries
+):
+    conversation = ConversationFactory(project=project, turns=6)
+    task = queue.claim_next_task(project=project, user=annotator)
+    assert task.conversation_id == conversation.pk
+    annotation = services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns={"2": {"factuality": "correct"}},
+        conversation={},
+    )
+    answer = annotation.turn_answers.get()
+    along = rows.update_statement(
+        TurnAnswer, {"answers": {"factuality": "fabricated"}}, "id = %s", [answer.pk]
+    )
+    statements = 1 if connection.vendor == "postgresql" else 2
+    with django_assert_num_queries(statements):
+        written = rows.update(
+            Annotation,
+            {"answers": {"overall": 3}},
+            "id = %s AND version = %s",
+            [annotation.pk, 2],
+            increment=["version"],
+            along=along,
+        )
+    assert written == 1  # the annotation's rows only
+    annotation.refresh_from_db()
+    answer.refresh_from_db()
+    assert (annotation.version, annotation.answers) == (3, {"overall": 3})
+    assert answer.answers == {"factuality": "fabricated"}

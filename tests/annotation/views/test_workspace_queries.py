@@ -64,8 +64,9 @@ def test_the_workspace_needs_the_same_queries_for_any_number_of_turns(
 
 # An autosave: the session and the user (2), then the save in its transaction (savepoint
 # and its release, the task locked with its project, annotation, schema and saved answers,
-# then at most a delete, an update and an insert of answers, and the annotation: 7; the
-# lease was renewed less than a minute ago). The questions come from the schema cache, the
+# then at most a delete, an update and an insert of answers, and the annotation: 7; on
+# PostgreSQL a single changed answer is updated in the annotation's statement; the lease
+# was renewed less than a minute ago). The questions come from the schema cache, the
 # turns from those the process keeps (read by the page before).
 SAVE_QUERIES = 9
 
