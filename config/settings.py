@@ -100,7 +100,10 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "jinja2"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "config.templating.environment"},
+        "OPTIONS": {
+            "environment": "config.templating.environment",
+            "context_processors": ["config.templating.csrf"],
+        },
     },
 ]
 

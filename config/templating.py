@@ -12,9 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils.html import conditional_escape, json_script
+from django.utils.html import conditional_escape, format_html, json_script
 
 from annotation.templatetags.markdown import clock, markdown
 from annotation.templatetags.workspace import render_fields, render_turns
@@ -31,6 +33,15 @@ def cached_reverse(name: str, *args: Any, current_app: str | None = None) -> str
     only change with the URLconf, and Django reverses anew each time (some 40 us)."""
     urlconf = get_urlconf() or settings.ROOT_URLCONF
     return _reverse(urlconf, get_script_prefix(), name, args, current_app)
+
+
+def csrf(request: HttpRequest) -> dict[str, str]:
+    """A context processor: the CSRF token masked once per page. Django's Jinja2 backend
+    passes lazy values that mask it anew at each use (32 random characters from the
+    system's generator each time; the workspace uses it six times)."""
+    token = get_token(request)
+    field = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+    return {"csrf_token": token, "csrf_input": field}
 
 
 def pluralize(count: int) -> str:

@@ -55,3 +55,12 @@ def test_messages_show_in_the_workspace_shell(client, project, annotator):
     # Shown once: the next page has none.
     again = client.get(f"/projects/{project.slug}/label/").content.decode()
     assert 'class="messages"' not in again
+
+
+def test_the_workspace_masks_its_csrf_token_once(client, project, annotator):
+    ConversationFactory(project=project)
+    client.force_login(annotator)
+    page = client.get(f"/projects/{project.slug}/label/").content.decode()
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    tokens += re.findall(r'"X-CSRFToken": "([^"]+)"', page)
+    assert len(tokens) >= 5 and len(set(tokens)) == 1
