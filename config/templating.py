@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import conditional_escape, format_html, json_script
 
 from annotation.templatetags.markdown import clock, markdown
@@ -35,12 +36,15 @@ def cached_reverse(name: str, *args: Any, current_app: str | None = None) -> str
     return _reverse(urlconf, get_script_prefix(), name, args, current_app)
 
 
-def csrf(request: HttpRequest) -> dict[str, str]:
-    """A context processor: the CSRF token masked once per page. Django's Jinja2 backend
-    passes lazy values that mask it anew at each use (32 random characters from the
-    system's generator each time; the workspace uses it six times)."""
-    token = get_token(request)
-    field = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+def csrf(request: HttpRequest) -> dict[str, SimpleLazyObject]:
+    """A context processor: the CSRF token masked once per page, when first shown. Django's
+    Jinja2 backend passes lazy values that mask it anew at each use (32 random characters
+    from the system's generator each time; the workspace uses it six times), and a page
+    that shows none (an autosave's answer) should not mask it at all."""
+    token = SimpleLazyObject(lambda: get_token(request))
+    field = SimpleLazyObject(
+        lambda: format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+    )
     return {"csrf_token": token, "csrf_input": field}
 
 

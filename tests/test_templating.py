@@ -64,3 +64,15 @@ def test_the_workspace_masks_its_csrf_token_once(client, project, annotator):
     tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     tokens += re.findall(r'"X-CSRFToken": "([^"]+)"', page)
     assert len(tokens) >= 5 and len(set(tokens)) == 1
+
+
+def test_a_fragment_without_a_form_masks_no_token(rf, monkeypatch):
+    from config import templating
+
+    calls = []
+    monkeypatch.setattr(templating, "get_token", lambda request: calls.append(1) or "t0ken")
+    request = rf.get("/")
+    fragment = engines["jinja2"].from_string("<p>saved</p>")
+    assert fragment.render({}, request) == "<p>saved</p>" and calls == []
+    form = engines["jinja2"].from_string("{{ csrf_input }}{{ csrf_input }}|{{ csrf_token }}")
+    assert form.render({}, request).endswith('value="t0ken">|t0ken') and calls == [1]
