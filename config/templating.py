@@ -17,8 +17,9 @@ from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.functional import SimpleLazyObject
-from django.utils.html import conditional_escape, format_html, json_script
+from django.utils.html import format_html, json_script
 
+from annotation.rendering import escape
 from annotation.templatetags.markdown import clock, markdown
 from annotation.templatetags.workspace import render_fields, render_turns
 from jinja2 import ChainableUndefined, Environment
@@ -54,14 +55,15 @@ def pluralize(count: int) -> str:
 
 def environment(**options: Any) -> Environment:
     """The Jinja2 environment (settings.TEMPLATES): Django's helpers under the names the
-    Django templates use. As in Django's templates, every value shown is escaped by Django's
-    conditional_escape (the same entities, and SafeStrings as they are), and a chain through
-    a missing value is empty (`flag_form.data.kind` with no form)."""
+    Django templates use. As in Django's templates, every value shown is escaped with the
+    same entities and SafeStrings are kept as they are (annotation.rendering.escape, Django's
+    conditional_escape without its lazy-string wrapper), and a chain through a missing value
+    is empty (`flag_form.data.kind` with no form)."""
     env = Environment(
         **{
             **options,
             "autoescape": False,
-            "finalize": conditional_escape,
+            "finalize": escape,
             "undefined": ChainableUndefined,
         }
     )
