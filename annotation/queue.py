@@ -175,6 +175,7 @@ def claim_next_task(
     now: datetime | None = None,
     membership: Membership | None = None,
     resume: bool = True,
+    with_position: bool = False,
 ) -> Task | None:
     """Give the user their current task, or claim their next one; None if there is none.
 
@@ -183,14 +184,15 @@ def claim_next_task(
     then the pool (pool and mixed modes). Never a conversation they already have a task
     for. Open tasks are locked with SKIP LOCKED on PostgreSQL, so concurrent claimers never
     wait on each other. Pass the user's `membership` if the caller already checked it.
-    The task comes with what the workspace shows (`Task.objects.for_workspace()`).
-    resume=False skips looking for the task in progress (the caller just did, with
-    resume_task).
+    The task comes with what the workspace shows (what `Task.objects.for_workspace()`
+    loads, and the saved answers), read in one statement; with_position=True adds the
+    user's position() as `task.position`. resume=False skips looking for the task in
+    progress (the caller just did, with resume_task).
     """
     if membership is None:
         _require_member(project, user)
     now = now or timezone.now()
-    task = _resume(user, now, project=project) if resume else None
+    task = _resume(user, now, project=project, with_position=with_position) if resume else None
     if task is not None:
         task.project = project
         return task
@@ -206,7 +208,7 @@ def claim_next_task(
                 raise
     if task is None:
         return None
-    task = Task.objects.for_workspace().get(pk=task.pk)
+    task = _workspace_task("t.id = %s", [task.pk], with_position=with_position)
     task.project = project
     return task
 
@@ -255,44 +257,22 @@ _WORKSPACE_ROWS = (
 )
 
 
-def _resume(
-    user: User,
-    now: datetime,
-    *,
-    slug: str | None = None,
-    project: Project | None = None,
-    with_position: bool = False,
-) -> Task | None:
-    """The user's task in progress, if still leased, with its lease renewed; in the project
-    with this slug if they are a member of it, or in this project."""
+def _workspace_task(where: str, params: list[Any], *, with_position: bool) -> Task | None:
+    """The first task (by claim time) that `where` selects (SQL on the task table as t),
+    with its project, conversation, annotation, schema and saved answers, and with
+    with_position=True its assignee's position() as `task.position`: one statement."""
     table = rows.tables(_WORKSPACE_ROWS)
-    if slug is not None:
-        # Membership is checked in the same statement: a removed member gets nothing.
-        memberships = connection.ops.quote_name(Membership._meta.db_table)
-        project_is = (
-            f"t.project_id = (SELECT p.id FROM {table['p']} p JOIN {memberships} m "
-            "ON m.project_id = p.id AND m.user_id = %s WHERE p.slug = %s)"
-        )
-        params: list[Any] = [user.pk, slug]
-    else:
-        project_is, params = "t.project_id = %s", [project.pk]
     # The task first, then its rows by primary key: PostgreSQL plans two small joins in
     # half the time it takes to plan one of six tables (planning was most of the cost).
     # MATERIALIZED keeps PostgreSQL from inlining it; SQLite before 3.35 has no such word.
     materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
-    params += [
-        user.pk,
-        Task.Status.IN_PROGRESS.value,
-        connection.ops.adapt_datetimefield_value(now),
-    ]
     columns = f"{rows.select_list(_WORKSPACE_ROWS)}, {turn_cache.saved_answers_column('a')}"
     if with_position:
         position_columns, position_params = _position_columns("t.assignee_id", "t.project_id")
         columns += f", {position_columns}"
-        params += position_params
+        params = [*params, *position_params]
     found = rows.fetch_first(
-        f"WITH t AS {materialized}(SELECT * FROM {table['t']} t WHERE {project_is} "
-        "AND t.assignee_id = %s AND t.status = %s AND t.lease_expires_at > %s "
+        f"WITH t AS {materialized}(SELECT * FROM {table['t']} t WHERE {where} "
         "ORDER BY t.claimed_at, t.id LIMIT 1) "
         f"SELECT {columns} FROM t "
         f"JOIN {table['p']} p ON p.id = t.project_id "
@@ -309,7 +289,41 @@ def _resume(
     turn_cache.set_saved_answers(annotation, saved)
     if with_position:
         task.position = _position(task.project, *found[6:])
-    if not renew_lease(task, task.project, now):
+    return task
+
+
+def _resume(
+    user: User,
+    now: datetime,
+    *,
+    slug: str | None = None,
+    project: Project | None = None,
+    with_position: bool = False,
+) -> Task | None:
+    """The user's task in progress, if still leased, with its lease renewed; in the project
+    with this slug if they are a member of it, or in this project."""
+    if slug is not None:
+        # Membership is checked in the same statement: a removed member gets nothing.
+        quote = connection.ops.quote_name
+        projects, memberships = quote(Project._meta.db_table), quote(Membership._meta.db_table)
+        project_is = (
+            f"t.project_id = (SELECT p.id FROM {projects} p JOIN {memberships} m "
+            "ON m.project_id = p.id AND m.user_id = %s WHERE p.slug = %s)"
+        )
+        params: list[Any] = [user.pk, slug]
+    else:
+        project_is, params = "t.project_id = %s", [project.pk]
+    task = _workspace_task(
+        f"{project_is} AND t.assignee_id = %s AND t.status = %s AND t.lease_expires_at > %s",
+        [
+            *params,
+            user.pk,
+            Task.Status.IN_PROGRESS.value,
+            connection.ops.adapt_datetimefield_value(now),
+        ],
+        with_position=with_position,
+    )
+    if task is None or not renew_lease(task, task.project, now):
         return None
     return task
 

@@ -107,7 +107,11 @@ def label(request: HttpRequest, slug: str) -> HttpResponse:
     if task is None:
         project, membership = project_for_member(request.user, slug)
         task = queue.claim_next_task(
-            project=project, user=request.user, membership=membership, resume=False
+            project=project,
+            user=request.user,
+            membership=membership,
+            resume=False,
+            with_position=True,
         )
     if task is None:
         return render(request, "annotation/no_task.html", {"project": project})

@@ -127,3 +127,16 @@ def test_an_update_along_another_is_one_statement_on_postgresql(
     answer.refresh_from_db()
     assert (annotation.version, annotation.answers) == (3, {"overall": 3})
     assert answer.answers == {"factuality": "fabricated"}
+
+
+def test_a_claimed_task_is_read_back_as_the_orm_loads_it_with_answers_and_position(
+    project, annotator
+):
+    ConversationFactory.create_batch(2, project=project)
+    claimed = queue.claim_next_task(project=project, user=annotator, with_position=True)
+    loaded = Task.objects.for_workspace().get(pk=claimed.pk)
+    assert _fields(claimed) == _fields(loaded)
+    assert _fields(claimed.conversation) == _fields(loaded.conversation)
+    assert _fields(claimed.annotation) == _fields(loaded.annotation)
+    assert claimed.annotation.saved_answers == {}  # read with it: nothing saved yet
+    assert claimed.position == queue.position(project, annotator) == {"done": 0, "waiting": 1}
