@@ -65,6 +65,15 @@ def _read(post: QueryDict, name: str, question: Question, original: str | None =
     return raw
 
 
+def questions_by_role(questions: list[Question]) -> dict[str, list[Question]]:
+    """The turn questions asked about each role, in order: looked up per turn, not
+    filtered again for each of a long conversation's turns."""
+    asked: dict[str, list[Question]] = {}
+    for role in Turn.Role.values:
+        asked[role] = [q for q in questions if q.applies_to(role)]
+    return asked
+
+
 def payload_from_post(
     post: QueryDict, questions: list[Question], turns: list[Turn]
 ) -> dict[str, Any]:
@@ -73,11 +82,11 @@ def payload_from_post(
     `turns` need their index, role and text (a rewrite equal to the text is no answer).
     """
     payload: dict[str, Any] = {"turns": {}, "conversation": {}}
+    asked = questions_by_role(questions)
     for turn in turns:
         answers = {
             q.key: _read(post, turn_field(turn.index, q.key), q, original=turn.text)
-            for q in questions
-            if q.applies_to(turn.role)
+            for q in asked.get(turn.role, ())
         }
         answers = {k: v for k, v in answers.items() if v not in (None, "", [])}
         if answers:
@@ -238,21 +247,23 @@ def build_panels(
     errors = errors or {}
     titles = {source.id: source.title for source in sources or []}
     turn_answers = answers.get("turns", {})
+    asked = questions_by_role(questions)
     panels = []
     for turn in turns:
         current = turn_answers.get(str(turn.index), {})
-        fields = [
-            Field(
-                question=q,
-                name=turn_field(turn.index, q.key),
-                value=current.get(q.key),
-                error=errors.get(turn_field(turn.index, q.key), ""),
-                original=turn.text,
-                source_titles=titles,
+        fields = []
+        for q in asked.get(turn.role, ()):
+            name = turn_field(turn.index, q.key)
+            fields.append(
+                Field(
+                    question=q,
+                    name=name,
+                    value=current.get(q.key),
+                    error=errors.get(name, ""),
+                    original=turn.text,
+                    source_titles=titles,
+                )
             )
-            for q in questions
-            if q.applies_to(turn.role)
-        ]
         panels.append(TurnPanel(turn=turn, fields=fields))
     conversation_fields = [
         Field(

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from html.parser import HTMLParser
 from pathlib import Path
 
 from common import Server, percentile, recreate, server_env, setup_django
@@ -82,6 +83,46 @@ def seed(turns: int, workdir: Path) -> None:
         cursor.execute("ANALYZE")
 
 
+class FormFields(HTMLParser):
+    """What a browser posts for the page's annotation form: its hidden inputs, checked
+    radios and checkboxes, and every text box with its text (rewrites start from the turn's
+    text), in document order, as htmx sends the whole form on every change."""
+
+    def __init__(self, form_id: str):
+        super().__init__(convert_charrefs=True)
+        self.form_id, self.inside, self.textarea = form_id, False, None
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        elif self.inside and tag == "input" and attrs.get("name"):
+            kind = attrs.get("type", "text")
+            if kind == "hidden" or (kind in ("radio", "checkbox") and "checked" in attrs):
+                self.fields.append((attrs["name"], attrs.get("value") or ""))
+        elif self.inside and tag == "textarea":
+            self.textarea = [attrs["name"], ""]
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea is not None:
+            self.textarea[1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "textarea" and self.textarea is not None:
+            name, text = self.textarea
+            self.fields.append((name, text[1:] if text.startswith("\n") else text))
+            self.textarea = None
+
+
+def form_fields(page: str) -> list[tuple[str, str]]:
+    parser = FormFields("annotation-form")
+    parser.feed(page)
+    return parser.fields
+
+
 class Browser:
     """One keep-alive connection with a cookie jar, like a logged-in browser tab."""
 
@@ -90,7 +131,11 @@ class Browser:
         self.cookies: dict[str, str] = {}
 
     def request(
-        self, method: str, path: str, body: dict | None = None, headers: dict | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict | list | None = None,
+        headers: dict | None = None,
     ) -> tuple[int, str, float]:
         headers = dict(headers or {})
         if self.cookies:
@@ -176,7 +221,7 @@ def main() -> None:
             assistant = re.search(r'name="turns\.(\d+)\.factuality"', page).group(1)
             print(
                 f"gunicorn on 127.0.0.1:{server.port}; a conversation of {args.turns} turns; "
-                f"{args.requests:,} requests each, one at a time",
+                f"{args.requests:,} rounds of one request of each kind, interleaved",
                 flush=True,
             )
             for _warm in range(30):  # imports, template loading, connections: not measured
@@ -189,17 +234,29 @@ def main() -> None:
 
             state = {"version": version}
 
+            # The whole form as the browser has it, with this turn's answers changing.
+            changing = {
+                f"turns.{assistant}.factuality",
+                f"turns.{assistant}.observed_behavior",
+                f"turns.{assistant}.rationale",
+                "version",
+            }
+            form = [(name, value) for name, value in form_fields(page) if name not in changing]
+            size = len(urllib.parse.urlencode(form))
+            print(f"an autosave posts the whole form: {len(form) + 5} fields, {size:,} bytes")
+
             def save_call(number: int) -> tuple[bool, float]:
                 status, body, elapsed = browser.request(
                     "POST",
                     f"/tasks/{task_id}/save/",
-                    {
-                        "csrfmiddlewaretoken": csrf,
-                        "version": state["version"],
-                        f"turns.{assistant}.factuality": ["correct", "fabricated"][number % 2],
-                        f"turns.{assistant}.observed_behavior": ["answered", "cited_sources"],
-                        f"turns.{assistant}.rationale": f"Checked against the policy ({number}).",
-                    },
+                    [
+                        *form,
+                        ("version", state["version"]),
+                        (f"turns.{assistant}.factuality", ["correct", "fabricated"][number % 2]),
+                        (f"turns.{assistant}.observed_behavior", "answered"),
+                        (f"turns.{assistant}.observed_behavior", "cited_sources"),
+                        (f"turns.{assistant}.rationale", f"Checked against the policy ({number})."),
+                    ],
                     {"HX-Request": "true", "X-CSRFToken": csrf},
                 )
                 if found := re.search(r'id="annotation-version" value="(\d+)"', body):
