@@ -2,9 +2,9 @@
 them on every request: the page, each autosave and the API's claim.
 
 Turns do not change once imported, so each process keeps the turns of the conversations it
-served last (LOCAL_CONVERSATIONS of them, for LOCAL_TTL seconds) and builds them once, not
-on every autosave. A turn edited in the admin is seen at once by the process that saved
-it and within LOCAL_TTL by the others, as a schema edited in the admin is (projects.cache).
+served last (256 of them, for five minutes) and builds them once, not on every autosave.
+A turn edited in the admin is seen at once by the process that saved it and within five
+minutes by the others, as a schema edited in the admin is (projects.cache).
 The turns kept are shared between requests and threads: read them, never change them.
 
 The saved answers change with every save. The statements that load the task for the page
@@ -12,10 +12,6 @@ and for a save select them beside the task (`saved_answers_column`), so that rea
 costs no round trip of its own.
 """
 
-import time
-from collections import OrderedDict
-from datetime import datetime
-from threading import Lock
 from typing import Any
 
 from django.db import connection
@@ -24,29 +20,19 @@ from django.dispatch import receiver
 
 from annotation import rows
 from annotation.models import Annotation, Conversation, Turn, TurnAnswer
+from projects.cache import ProcessCache
 
-LOCAL_CONVERSATIONS = 256
-LOCAL_TTL = 300
-
-_local: OrderedDict[tuple[int, datetime], tuple[float, tuple[Turn, ...]]] = OrderedDict()
-_local_lock = Lock()
+_local = ProcessCache(size=256, ttl=300)
 
 
 def conversation_turns(conversation: Conversation) -> tuple[Turn, ...]:
     """The conversation's turns in order; `conversation` needs its id and created_at."""
     # The creation time too: an id alone can come back (SQLite reuses rolled-back ids).
     key = (conversation.pk, conversation.created_at)
-    with _local_lock:
-        kept = _local.get(key)
-        if kept is not None and kept[0] > time.monotonic():
-            _local.move_to_end(key)
-            return kept[1]
-    turns = tuple(Turn.objects.filter(conversation_id=conversation.pk).order_by("index"))
-    with _local_lock:
-        _local[key] = (time.monotonic() + LOCAL_TTL, turns)
-        _local.move_to_end(key)
-        while len(_local) > LOCAL_CONVERSATIONS:
-            _local.popitem(last=False)
+    turns = _local.get(key)
+    if turns is None:
+        turns = tuple(Turn.objects.filter(conversation_id=conversation.pk).order_by("index"))
+        _local.put(key, turns)
     return turns
 
 
@@ -54,8 +40,7 @@ def conversation_turns(conversation: Conversation) -> tuple[Turn, ...]:
 @receiver(post_delete, sender=Turn)
 def _forget_turns(**_kwargs: Any) -> None:
     """A turn edited or removed (the admin): this process reads turns afresh."""
-    with _local_lock:
-        _local.clear()
+    _local.clear()
 
 
 def saved_answers_column(annotation_alias: str) -> str:

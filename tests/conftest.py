@@ -14,6 +14,7 @@ from django.core.cache import cache
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import services as account_services
+from annotation import turns as turn_cache
 from config.celery import app as celery_app
 from projects import cache as schema_cache
 from projects.models import Membership
@@ -45,9 +46,10 @@ def _fast_and_isolated(settings, monkeypatch, request, media_root):
     if request.node.get_closest_marker("celery_worker") is None:
         monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
     # What the caches kept from an earlier test's rows, which its rollback removed without
-    # a signal: the expertise names and the questions kept in this process.
+    # a signal: the expertise names, and the questions and turns kept in this process.
     cache.delete(account_services.EXPERTISE_NAMES_KEY)
     schema_cache._local.clear()
+    turn_cache._local.clear()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def test_a_turn_edited_in_the_admin_is_read_afresh(conversation):
 
 
 def test_only_the_last_conversations_used_are_kept(project, monkeypatch, django_assert_num_queries):
-    monkeypatch.setattr(turn_cache, "LOCAL_CONVERSATIONS", 2)
+    monkeypatch.setattr(turn_cache._local, "size", 2)
     first, second, third = (ConversationFactory(project=project) for _ in range(3))
     for conversation in (first, second, third):
         turn_cache.conversation_turns(conversation)
@@ -40,7 +40,7 @@ def test_only_the_last_conversations_used_are_kept(project, monkeypatch, django_
 
 def test_kept_turns_expire(conversation, monkeypatch, django_assert_num_queries):
     turn_cache.conversation_turns(conversation)
-    monkeypatch.setattr(turn_cache, "LOCAL_TTL", -1)
+    monkeypatch.setattr(turn_cache._local, "ttl", -1)
     turn_cache._local.clear()
     turn_cache.conversation_turns(conversation)  # kept already expired
     with django_assert_num_queries(1):

@@ -48,7 +48,7 @@ def test_questions_in_use_are_kept_in_the_process_even_when_the_shared_cache_is_
 
 
 def test_the_process_keeps_a_bounded_number_of_schemas(monkeypatch, project, annotator):
-    monkeypatch.setattr(cache, "LOCAL_SCHEMAS", 1)
+    monkeypatch.setattr(cache._local, "size", 1)
     ConversationFactory(project=project)
     queue.claim_next_task(project=project, user=annotator)
     schema = LabelSchema.objects.current_for(project)
@@ -66,6 +66,6 @@ def test_questions_kept_in_the_process_expire_after_the_local_ttl(monkeypatch, p
     ConversationFactory(project=project)
     queue.claim_next_task(project=project, user=annotator)
     schema = LabelSchema.objects.current_for(project)
-    monkeypatch.setattr(cache, "LOCAL_TTL", -1)  # expired as soon as kept
+    monkeypatch.setattr(cache._local, "ttl", -1)  # expired as soon as kept
     first = cache.schema_questions(schema)
     assert cache.schema_questions(schema) is not first  # read again from the shared cache
