@@ -148,23 +148,28 @@ def test_save_writes_answers_and_bumps_the_version(project, annotator):
 
 
 def test_save_replaces_the_whole_set_of_answers(project, annotator):
-    task = claimed_task(project, annotator)
+    task = claimed_task(project, annotator, ConversationFactory(project=project, turns=8))
     services.save_annotation(
         task=task,
         user=annotator,
         version=1,
-        turns={"2": {"factuality": "correct"}},
+        turns={"2": {"factuality": "correct"}, "4": {"factuality": "correct"}},
         conversation={},
     )
     annotation = services.save_annotation(
         task=task,
         user=annotator,
         version=2,
-        turns={"4": {"factuality": "correct"}},
+        turns={"4": {"factuality": "fabricated"}, "6": {"factuality": "correct"}},
         conversation={},
     )
-    assert services.annotation_answers(annotation)["turns"] == {"4": {"factuality": "correct"}}
-    assert TurnAnswer.objects.filter(annotation=annotation).count() == 1
+    # Turn 2 cleared, turn 4 changed, turn 6 added: against the answers read under the lock.
+    expected = {"4": {"factuality": "fabricated"}, "6": {"factuality": "correct"}}
+    assert services.annotation_answers(annotation)["turns"] == expected
+    stored = annotation.turn_answers.values_list("turn__index", "answers")
+    assert {str(index): answers for index, answers in stored} == expected
+    assert "saved_answers" not in annotation.__dict__  # what was read is no longer saved
+    assert TurnAnswer.objects.filter(annotation=annotation).count() == 2
 
 
 def test_empty_answers_are_dropped(project, annotator):

@@ -66,24 +66,3 @@ def test_the_page_reads_saved_answers_with_the_task(project, annotator, django_a
     assert [t.index for t in turns] == list(range(len(turns)))
     saved = resumed.annotation.saved_answers
     assert [answers for _, answers in saved.values()] == [{"factuality": "fabricated"}]
-
-
-def test_a_save_diffs_against_the_answers_read_under_its_lock(project, annotator):
-    task = claimed_task(project, annotator, ConversationFactory(project=project, turns=6))
-    services.save_annotation(
-        task=task,
-        user=annotator,
-        version=1,
-        turns={"2": {"factuality": "fabricated"}, "4": {"factuality": "correct"}},
-        conversation={},
-    )
-    annotation = services.save_annotation(
-        task=task,
-        user=annotator,
-        version=2,
-        turns={"2": {"factuality": "correct"}},
-        conversation={},
-    )
-    stored = dict(annotation.turn_answers.values_list("turn__index", "answers"))
-    assert stored == {2: {"factuality": "correct"}}  # turn 4 cleared, turn 2 changed
-    assert "saved_answers" not in annotation.__dict__  # what was read is no longer saved
