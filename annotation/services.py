@@ -45,38 +45,47 @@ def get_task_for_annotator(*, task_id: int, user: User) -> Task:
 # --- Saving and submitting ---------------------------------------------------------------
 
 
-def _write_turn_answers(
-    annotation: Annotation, turns: list[Turn], clean: dict[int, dict[str, Any]]
-) -> rows.Statement | None:
-    """Write what changed against the saved answers (read with the annotation). The one
-    answer an autosave after a click changes is returned unwritten: the annotation's own
-    UPDATE runs it (rows.update(along=...)), one round trip for both on PostgreSQL."""
-    saved = saved_answers(annotation)
-    annotation.__dict__.pop("saved_answers", None)  # no longer what is saved
-    wanted = {t.pk: clean[t.index] for t in turns if t.index in clean}
-    stale = [turn_id for turn_id in saved if turn_id not in wanted]
-    if stale:
-        TurnAnswer.objects.filter(annotation=annotation, turn_id__in=stale).delete()
-    created, changed = [], {}
-    for turn_id, answers in wanted.items():
-        if turn_id not in saved:
-            created.append(TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers))
-        elif saved[turn_id][1] != answers:
-            changed[turn_id] = answers
-    if created:
-        TurnAnswer.objects.bulk_create(created)
-    if len(changed) == 1:  # an autosave after one click: one plain UPDATE
-        [(turn_id, answers)] = changed.items()
-        return rows.update_statement(
-            TurnAnswer,
-            {"answers": answers},
-            "annotation_id = %s AND turn_id = %s",
-            [annotation.pk, turn_id],
-        )
-    if changed:  # a whole set of answers (the API): one UPDATE for all of them
-        updates = [TurnAnswer(pk=saved[turn_id][0], answers=a) for turn_id, a in changed.items()]
-        TurnAnswer.objects.bulk_update(updates, ["answers"])
-    return None
+class _AnswerChanges:
+    """What a save changes in the turn answers, against those read with the annotation.
+
+    Nothing is written until the annotation's version has been checked (see
+    save_annotation): on PostgreSQL the answers were read in the statement that waited for
+    the task's lock, and may predate a save that held it meanwhile; writing them first
+    would collide with that save's rows (an error instead of a refusal). The one answer an
+    autosave after a click changes rides in the version's own UPDATE (`along`)."""
+
+    def __init__(self, annotation: Annotation, turns: list[Turn], clean: dict[int, Any]):
+        self.annotation = annotation
+        saved = saved_answers(annotation)
+        annotation.__dict__.pop("saved_answers", None)  # soon no longer what is saved
+        wanted = {t.pk: clean[t.index] for t in turns if t.index in clean}
+        self.stale = [turn_id for turn_id in saved if turn_id not in wanted]
+        self.created = [
+            TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers)
+            for turn_id, answers in wanted.items()
+            if turn_id not in saved
+        ]
+        self.changed = {
+            saved[turn_id][0]: answers
+            for turn_id, answers in wanted.items()
+            if turn_id in saved and saved[turn_id][1] != answers
+        }
+        self.along: rows.Statement | None = None
+        if len(self.changed) == 1:
+            [(row_id, answers)] = self.changed.items()
+            self.along = rows.update_statement(
+                TurnAnswer, {"answers": answers}, "id = %s", [row_id]
+            )
+
+    def write_the_rest(self) -> None:
+        """Once the version moved: deletes, a set of changes (the API), new answers."""
+        if self.stale:
+            TurnAnswer.objects.filter(annotation=self.annotation, turn_id__in=self.stale).delete()
+        if len(self.changed) > 1:
+            updates = [TurnAnswer(pk=pk, answers=a) for pk, a in self.changed.items()]
+            TurnAnswer.objects.bulk_update(updates, ["answers"])
+        if self.created:
+            TurnAnswer.objects.bulk_create(self.created)
 
 
 # The task, its project, annotation and schema, as save_annotation locks them, and what
@@ -189,21 +198,22 @@ def save_annotation(
             if missing:
                 raise MissingRequired(missing)
 
-        changed_answer = _write_turn_answers(annotation, turn_rows, clean.turns)
+        answer_changes = _AnswerChanges(annotation, turn_rows, clean.turns)
         changes: dict[str, Any] = {"answers": clean.conversation, "updated_at": now}
         if submit:
             changes.update(status=Annotation.Status.SUBMITTED, submitted_at=now)
-        # The version is checked again by the write itself. The annotation above was read in
-        # the statement that waited for the task's lock, so on PostgreSQL it may predate a
-        # save that held the lock meanwhile; this UPDATE sees the committed row, and a stale
-        # version writes nothing (the exception rolls back the answers written above).
+        # The version is checked again by the write itself, before any answer is written.
+        # The annotation above was read in the statement that waited for the task's lock,
+        # so on PostgreSQL it may predate a save that held the lock meanwhile; this UPDATE
+        # sees the committed row, and a stale version writes nothing (the exception rolls
+        # back the one answer that rode along).
         written = rows.update(
             Annotation,
             changes,
             "id = %s AND version = %s AND status = %s",
             [annotation.pk, version, Annotation.Status.DRAFT.value],
             increment=["version"],
-            along=changed_answer,
+            along=answer_changes.along,
         )
         if not written:
             current = Annotation.objects.filter(pk=annotation.pk).values_list("version", "status")
@@ -211,6 +221,7 @@ def save_annotation(
             if current_status == Annotation.Status.SUBMITTED:
                 raise Conflict("This annotation is already submitted and can no longer change.")
             raise StaleVersion(current_version)
+        answer_changes.write_the_rest()
         for name, value in changes.items():
             setattr(annotation, name, value)
         annotation.version = version + 1

@@ -7,7 +7,7 @@ from django.db import connections, transaction
 
 from annotation import queue, services
 from annotation.exceptions import StaleVersion
-from annotation.models import Annotation, Task
+from annotation.models import Annotation, Task, TurnAnswer
 from tests.factories import ConversationFactory
 from tests.helpers import requires_postgres, start_in_thread
 
@@ -44,3 +44,43 @@ def test_a_save_that_waited_for_another_is_refused_if_that_one_moved_the_version
     annotation = Annotation.objects.get(task=task)
     assert (annotation.version, annotation.answers) == (2, {"overall": 5})
     assert services.annotation_answers(annotation)["turns"] == {}
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_save_refused_that_way_is_refused_even_if_the_other_added_the_same_answer(
+    project, annotator
+):
+    """The waiting save read the answers before the other committed its first answer to the
+    same turn: it must be told its version is stale, not fail on that answer's row."""
+    conversation = ConversationFactory(project=project)
+    task = queue.claim_next_task(project=project, user=annotator)
+    turn = conversation.turns.get(index=2)
+    result: dict = {}
+
+    def save() -> None:
+        services.save_annotation(
+            task=task,
+            user=annotator,
+            version=1,
+            turns={"2": {"factuality": "fabricated"}},
+            conversation={},
+        )
+
+    with transaction.atomic():
+        Task.objects.select_for_update().get(pk=task.pk)
+        waiting = start_in_thread(save, StaleVersion, result)
+        time.sleep(0.5)  # the second save now waits for the lock, its snapshot taken
+        assert "outcome" not in result
+        annotation = Annotation.objects.get(task=task)
+        TurnAnswer.objects.create(
+            annotation=annotation, turn=turn, answers={"factuality": "correct"}
+        )
+        Annotation.objects.filter(pk=annotation.pk).update(version=2)
+    waiting.join(timeout=30)
+    connections.close_all()
+
+    assert isinstance(result["outcome"], StaleVersion), result
+    annotation = Annotation.objects.get(task=task)
+    assert annotation.version == 2
+    assert services.annotation_answers(annotation)["turns"] == {"2": {"factuality": "correct"}}
