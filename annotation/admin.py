@@ -60,14 +60,27 @@ class TaskAdmin(LeadScopedAdmin):
     show_full_result_count = False
 
 
-class TurnAnswerInline(admin.TabularInline):
+class ShownOnly:
+    """Experts' answers change only through the app's save (annotation.services), which
+    locks the task and moves the version: an edit here would be silently overwritten by the
+    annotator's next autosave, or lose theirs. The admin shows them; deleting stays possible,
+    as deleting their conversation or project must."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class TurnAnswerInline(ShownOnly, admin.TabularInline):
     model = TurnAnswer
     extra = 0
     raw_id_fields = ("turn",)
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(LeadScopedAdmin):
+class AnnotationAdmin(ShownOnly, LeadScopedAdmin):
     project_path = "task__project"
     list_display = ("id", "task", "annotator", "status", "version", "updated_at", "submitted_at")
     list_filter = ("status",)
@@ -79,7 +92,7 @@ class AnnotationAdmin(LeadScopedAdmin):
 
 
 @admin.register(TurnAnswer)
-class TurnAnswerAdmin(LeadScopedAdmin):
+class TurnAnswerAdmin(ShownOnly, LeadScopedAdmin):
     project_path = "annotation__task__project"
     list_display = ("annotation", "turn")
     list_select_related = ("annotation", "turn")

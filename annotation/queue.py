@@ -554,6 +554,9 @@ def _clean_key(key: str) -> str:
     return key
 
 
+MAX_FILTER_IDS = 50_000
+
+
 def filter_conversations(project: Project, filters: dict[str, Any]) -> QuerySet:
     """The project's conversations matching a lead's filter (all of them for {}).
 
@@ -602,6 +605,12 @@ def filter_conversations(project: Project, filters: dict[str, Any]) -> QuerySet:
     if ids := filters.get("ids"):
         if not isinstance(ids, list):
             raise InvalidInput('"ids" must be a list of conversation ids.')
+        if len(ids) > MAX_FILTER_IDS:
+            # Each id is a parameter, and PostgreSQL takes at most 65,535 per statement.
+            raise InvalidInput(
+                f'"ids" lists {len(ids):,} conversations; at most {MAX_FILTER_IDS:,} at a time '
+                "(split the list, or select them by import, tag or metadata)."
+            )
         conversations = conversations.filter(external_id__in=[str(i) for i in ids])
     return conversations
 

@@ -149,22 +149,40 @@ def update(
     params: Sequence[Any],
     *,
     increment: Sequence[str] = (),
-    along: Statement | None = None,
 ) -> int:
     """Run update_statement(...) and say how many rows it changed. An autosave makes two
-    updates; compiled by the ORM they cost more than PostgreSQL takes to run them.
+    updates; compiled by the ORM they cost more than PostgreSQL takes to run them."""
+    with connection.cursor() as cursor:
+        cursor.execute(*update_statement(model, values, where, params, increment=increment))
+        return cursor.rowcount
 
-    `along` is another update_statement() to run with it: on PostgreSQL in the same
-    statement (WITH ...), one round trip instead of two; elsewhere just before it. Either
-    way both are in the caller's transaction, and only this one's rows are counted."""
+
+def update_along(
+    model: type[models.Model],
+    values: dict[str, Any],
+    where: str,
+    params: Sequence[Any],
+    *,
+    increment: Sequence[str] = (),
+    along: Statement,
+) -> tuple[int, int]:
+    """update(), and `along` (another update_statement()) with it: on PostgreSQL in the same
+    statement (WITH ...), one round trip instead of two; elsewhere just before it, in the
+    caller's transaction either way. The rows each changed (`along`'s count only matters
+    when the first changed some)."""
     sql, all_params = update_statement(model, values, where, params, increment=increment)
     with connection.cursor() as cursor:
-        if along is not None and connection.vendor == "postgresql":
-            sql, all_params = f"WITH along AS ({along[0]}) {sql}", [*along[1], *all_params]
-        elif along is not None:
+        if connection.vendor != "postgresql":
             cursor.execute(*along)
-        cursor.execute(sql, all_params)
-        return cursor.rowcount
+            along_count = cursor.rowcount
+            cursor.execute(sql, all_params)
+            return cursor.rowcount, along_count
+        cursor.execute(
+            f"WITH along AS ({along[0]} RETURNING 1) {sql} RETURNING (SELECT count(*) FROM along)",
+            [*along[1], *all_params],
+        )
+        row = cursor.fetchone()
+        return cursor.rowcount, (row[0] if row else 0)
 
 
 def select_list(parts: Sequence[Selected]) -> str:

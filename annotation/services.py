@@ -76,6 +76,21 @@ class _AnswerChanges:
             self.along = rows.update_statement(
                 TurnAnswer, {"answers": answers}, "id = %s", [row_id]
             )
+            [turn_id] = [turn_id for turn_id, (pk, _) in saved.items() if pk == row_id]
+            self.along_answer = TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers)
+
+    def write_version(self, where: str, params: list[Any], changes: dict[str, Any]) -> int:
+        """Move the annotation's version (UPDATE ... WHERE `where`), with the one changed
+        answer if there is one; the rows changed (0: the version was not the one read). An
+        answer row that has gone meanwhile (deleted in the admin) is written anew."""
+        if self.along is None:
+            return rows.update(Annotation, changes, where, params, increment=["version"])
+        written, moved = rows.update_along(
+            Annotation, changes, where, params, increment=["version"], along=self.along
+        )
+        if written and not moved:
+            self.created.append(self.along_answer)
+        return written
 
     def write_the_rest(self) -> None:
         """Once the version moved: deletes, a set of changes (the API), new answers."""
@@ -207,13 +222,10 @@ def save_annotation(
         # so on PostgreSQL it may predate a save that held the lock meanwhile; this UPDATE
         # sees the committed row, and a stale version writes nothing (the exception rolls
         # back the one answer that rode along).
-        written = rows.update(
-            Annotation,
-            changes,
+        written = answer_changes.write_version(
             "id = %s AND version = %s AND status = %s",
             [annotation.pk, version, Annotation.Status.DRAFT.value],
-            increment=["version"],
-            along=answer_changes.along,
+            changes,
         )
         if not written:
             current = Annotation.objects.filter(pk=annotation.pk).values_list("version", "status")

@@ -45,3 +45,31 @@ def test_the_admin_leaves_task_and_guidelines_settings_to_the_services(client, p
         assert f'name="{field}"' not in change.content.decode(), field
     assert 'name="overlap"' in add.content.decode()
     assert 'name="guidelines_version"' not in add.content.decode()
+
+
+def test_the_admin_shows_experts_answers_but_never_changes_them(client, project, annotator):
+    # Only the app's save locks the task and moves the version: an admin edit would be lost
+    # to the next autosave, or overwrite it.
+    from annotation import services
+    from annotation.models import Annotation, TurnAnswer
+
+    task = claimed_task(project, annotator)
+    services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns={"2": {"factuality": "correct"}},
+        conversation={},
+    )
+    annotation, answer = Annotation.objects.get(task=task), TurnAnswer.objects.get()
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:annotation_annotation_change", args=[annotation.pk]))
+    assert page.status_code == 200 and "correct" in page.content.decode()
+    assert 'name="version"' not in page.content.decode()  # shown, not a form field
+    posted = client.post(
+        reverse("admin:annotation_turnanswer_change", args=[answer.pk]),
+        {"annotation": annotation.pk, "turn": answer.turn_id, "answers": '{"factuality": "x"}'},
+    )
+    assert posted.status_code == 403
+    answer.refresh_from_db()
+    assert answer.answers == {"factuality": "correct"}

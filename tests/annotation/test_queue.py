@@ -424,6 +424,11 @@ def test_filters_pick_the_right_conversations(project, owner, annotator):
     assert ids(tag="urgent") == ["c0", "c1"]
     assert ids(tag="urgent", metadata={"domain": "it"}) == ["c0"]
     assert ids(ids=["c4", "nope"]) == ["c4"]
+    # The most a statement can take, one parameter each; more is a clear error.
+    most = [f"x{i}" for i in range(queue.MAX_FILTER_IDS - 1)] + ["c2"]
+    assert ids(ids=most) == ["c2"]
+    with pytest.raises(InvalidInput, match=r'"ids" lists 50,001 conversations; at most 50,000'):
+        queue.filter_conversations(project, {"ids": [*most, "one more"]})
     task = queue.claim_next_task(project=project, user=annotator)
     assert ids(status="in_progress") == [task.conversation.external_id]
     services.save_annotation(

@@ -95,7 +95,7 @@ def test_an_update_writes_json_and_datetimes_as_the_orm_does_and_counts_rows(pro
     assert Annotation.objects.get(pk=annotation.pk).answers == answers
 
 
-def test_an_update_along_another_is_one_statement_on_postgresql(
+def test_an_update_along_another_is_one_statement_on_postgresql_and_counts_each(
     project, annotator, django_assert_num_queries
 ):
     conversation = ConversationFactory(project=project, turns=6)
@@ -114,7 +114,7 @@ def test_an_update_along_another_is_one_statement_on_postgresql(
     )
     statements = 1 if connection.vendor == "postgresql" else 2
     with django_assert_num_queries(statements):
-        written = rows.update(
+        written, moved = rows.update_along(
             Annotation,
             {"answers": {"overall": 3}},
             "id = %s AND version = %s",
@@ -122,7 +122,7 @@ def test_an_update_along_another_is_one_statement_on_postgresql(
             increment=["version"],
             along=along,
         )
-    assert written == 1  # the annotation's rows only
+    assert (written, moved) == (1, 1)  # each statement's own rows
     annotation.refresh_from_db()
     answer.refresh_from_db()
     assert (annotation.version, annotation.answers) == (3, {"overall": 3})

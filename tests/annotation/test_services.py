@@ -387,3 +387,34 @@ def test_the_page_reads_the_position_with_the_task(
     assert all(type(value) is int for value in resumed.position.values())
     assert resumed.position["done"] == 1 and resumed.position["waiting"] >= 1
     assert not hasattr(queue.resume_task(user=annotator, slug=project.slug), "position")
+
+
+def test_an_answer_whose_row_was_deleted_meanwhile_is_written_anew(project, annotator, monkeypatch):
+    # A lead deleted the row in the admin (which takes no lock) between the save's read and
+    # its write: the annotator's change to that turn must not vanish behind a "Saved".
+    task = claimed_task(project, annotator)
+    services.save_annotation(
+        task=task,
+        user=annotator,
+        version=1,
+        turns={"2": {"factuality": "correct"}},
+        conversation={},
+    )
+    lock_task = services._lock_task
+
+    def read_then_row_deleted(task_id, user):
+        locked = lock_task(task_id, user)
+        TurnAnswer.objects.filter(annotation__task_id=task_id).delete()
+        return locked
+
+    monkeypatch.setattr(services, "_lock_task", read_then_row_deleted)
+    annotation = services.save_annotation(
+        task=task,
+        user=annotator,
+        version=2,
+        turns={"2": {"factuality": "fabricated"}},
+        conversation={},
+    )
+    assert annotation.version == 3
+    stored = TurnAnswer.objects.get(annotation=annotation)
+    assert (stored.turn.index, stored.answers) == (2, {"factuality": "fabricated"})
