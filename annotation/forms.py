@@ -165,10 +165,6 @@ class Field:
         return {str(self.value).lower() if isinstance(self.value, bool) else str(self.value)}
 
     @property
-    def rating_values(self) -> list[int]:
-        return list(range(self.question.rating_min, self.question.rating_max + 1))
-
-    @property
     def dom_id(self) -> str:
         return "q-" + self.name.replace(".", "-")
 

@@ -89,13 +89,6 @@ def fetch_first(sql: str, params: Sequence[Any], parts: Sequence[Selected]) -> l
     return None if row is None else _built(row, parts)
 
 
-def fetch_all(sql: str, params: Sequence[Any], parts: Sequence[Selected]) -> list[list]:
-    """Like fetch_first, for every row."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [_built(row, parts) for row in cursor.fetchall()]
-
-
 def json_rows(columns: Sequence[str], source: str, *, json_columns: Sequence[str] = ()) -> str:
     """A scalar subquery to select beside a row: the rows of `source` ("FROM ... WHERE ...")
     as one JSON array of arrays of `columns` (`json_columns` are JSON, kept as JSON rather
@@ -129,7 +122,7 @@ def update_statement(
 ) -> Statement:
     """UPDATE the model's table: each named field to its value, prepared by the field as the
     ORM's update() would (JSON, datetimes), and each field in `increment` plus one, in the
-    rows `where` (SQL) selects; as SQL and parameters, for update()."""
+    rows `where` (SQL) selects; as SQL and parameters, for run() or update_along()."""
     quote = connection.ops.quote_name
     meta = model._meta
     fields = [meta.get_field(name) for name in values]
@@ -142,44 +135,30 @@ def update_statement(
     return sql, [*prepared, *params]
 
 
-def update(
-    model: type[models.Model],
-    values: dict[str, Any],
-    where: str,
-    params: Sequence[Any],
-    *,
-    increment: Sequence[str] = (),
-) -> int:
-    """Run update_statement(...) and say how many rows it changed. An autosave makes two
-    updates; compiled by the ORM they cost more than PostgreSQL takes to run them."""
+def run(statement: Statement) -> int:
+    """Run a statement that changes rows (update_statement()); how many it changed. An
+    autosave makes two updates; compiled by the ORM they cost more than PostgreSQL takes to
+    run them."""
     with connection.cursor() as cursor:
-        cursor.execute(*update_statement(model, values, where, params, increment=increment))
+        cursor.execute(*statement)
         return cursor.rowcount
 
 
-def update_along(
-    model: type[models.Model],
-    values: dict[str, Any],
-    where: str,
-    params: Sequence[Any],
-    *,
-    increment: Sequence[str] = (),
-    along: Statement,
-) -> tuple[int, int]:
-    """update(), and `along` (another update_statement()) with it: on PostgreSQL in the same
+def update_along(statement: Statement, along: Statement) -> tuple[int, int]:
+    """Run an update_statement() and `along`, another, with it: on PostgreSQL in the same
     statement (WITH ...), one round trip instead of two; elsewhere just before it, in the
     caller's transaction either way. The rows each changed (`along`'s count only matters
     when the first changed some)."""
-    sql, all_params = update_statement(model, values, where, params, increment=increment)
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             cursor.execute(*along)
             along_count = cursor.rowcount
-            cursor.execute(sql, all_params)
+            cursor.execute(*statement)
             return cursor.rowcount, along_count
         cursor.execute(
-            f"WITH along AS ({along[0]} RETURNING 1) {sql} RETURNING (SELECT count(*) FROM along)",
-            [*along[1], *all_params],
+            f"WITH along AS ({along[0]} RETURNING 1) {statement[0]} "
+            "RETURNING (SELECT count(*) FROM along)",
+            [*along[1], *statement[1]],
         )
         row = cursor.fetchone()
         return cursor.rowcount, (row[0] if row else 0)

@@ -56,7 +56,7 @@ class _AnswerChanges:
 
     def __init__(self, annotation: Annotation, turns: list[Turn], clean: dict[int, Any]):
         self.annotation = annotation
-        saved = saved_answers(annotation)
+        self.saved = saved = saved_answers(annotation)  # turn id: (row id, answers)
         annotation.__dict__.pop("saved_answers", None)  # soon no longer what is saved
         wanted = {t.pk: clean[t.index] for t in turns if t.index in clean}
         self.stale = [turn_id for turn_id in saved if turn_id not in wanted]
@@ -66,30 +66,27 @@ class _AnswerChanges:
             if turn_id not in saved
         ]
         self.changed = {
-            saved[turn_id][0]: answers
+            turn_id: answers
             for turn_id, answers in wanted.items()
             if turn_id in saved and saved[turn_id][1] != answers
         }
-        self.along: rows.Statement | None = None
-        if len(self.changed) == 1:
-            [(row_id, answers)] = self.changed.items()
-            self.along = rows.update_statement(
-                TurnAnswer, {"answers": answers}, "id = %s", [row_id]
-            )
-            [turn_id] = [turn_id for turn_id, (pk, _) in saved.items() if pk == row_id]
-            self.along_answer = TurnAnswer(annotation=annotation, turn_id=turn_id, answers=answers)
 
     def write_version(self, where: str, params: list[Any], changes: dict[str, Any]) -> int:
         """Move the annotation's version (UPDATE ... WHERE `where`), with the one changed
         answer if there is one; the rows changed (0: the version was not the one read). An
         answer row that has gone meanwhile (deleted in the admin) is written anew."""
-        if self.along is None:
-            return rows.update(Annotation, changes, where, params, increment=["version"])
-        written, moved = rows.update_along(
-            Annotation, changes, where, params, increment=["version"], along=self.along
+        version = rows.update_statement(Annotation, changes, where, params, increment=["version"])
+        if len(self.changed) != 1:
+            return rows.run(version)
+        [(turn_id, answers)] = self.changed.items()
+        along = rows.update_statement(
+            TurnAnswer, {"answers": answers}, "id = %s", [self.saved[turn_id][0]]
         )
+        written, moved = rows.update_along(version, along)
         if written and not moved:
-            self.created.append(self.along_answer)
+            self.created.append(
+                TurnAnswer(annotation=self.annotation, turn_id=turn_id, answers=answers)
+            )
         return written
 
     def write_the_rest(self) -> None:
@@ -97,7 +94,10 @@ class _AnswerChanges:
         if self.stale:
             TurnAnswer.objects.filter(annotation=self.annotation, turn_id__in=self.stale).delete()
         if len(self.changed) > 1:
-            updates = [TurnAnswer(pk=pk, answers=a) for pk, a in self.changed.items()]
+            updates = [
+                TurnAnswer(pk=self.saved[turn_id][0], answers=answers)
+                for turn_id, answers in self.changed.items()
+            ]
             TurnAnswer.objects.bulk_update(updates, ["answers"])
         if self.created:
             TurnAnswer.objects.bulk_create(self.created)

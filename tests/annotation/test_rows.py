@@ -79,18 +79,23 @@ def test_an_update_writes_json_and_datetimes_as_the_orm_does_and_counts_rows(pro
     annotation = task.annotation
     when = timezone.now() + timedelta(hours=1)
     answers = {"note": 'Ünïcode "quoted"', "scores": [1, 2], "ok": True}
-    written = rows.update(
-        Annotation,
-        {"answers": answers, "updated_at": when},
-        "id = %s AND version = %s",
-        [annotation.pk, annotation.version],
-        increment=["version"],
+    written = rows.run(
+        rows.update_statement(
+            Annotation,
+            {"answers": answers, "updated_at": when},
+            "id = %s AND version = %s",
+            [annotation.pk, annotation.version],
+            increment=["version"],
+        )
     )
     assert written == 1
     stored = Annotation.objects.get(pk=annotation.pk)
     assert (stored.answers, stored.updated_at, stored.version) == (answers, when, 2)
     # A WHERE that matches nothing changes nothing and says so.
-    stale = rows.update(Annotation, {"answers": {}}, "id = %s AND version = %s", [annotation.pk, 1])
+    nothing = rows.update_statement(
+        Annotation, {"answers": {}}, "id = %s AND version = %s", [annotation.pk, 1]
+    )
+    stale = rows.run(nothing)
     assert stale == 0
     assert Annotation.objects.get(pk=annotation.pk).answers == answers
 
@@ -115,12 +120,14 @@ def test_an_update_along_another_is_one_statement_on_postgresql_and_counts_each(
     statements = 1 if connection.vendor == "postgresql" else 2
     with django_assert_num_queries(statements):
         written, moved = rows.update_along(
-            Annotation,
-            {"answers": {"overall": 3}},
-            "id = %s AND version = %s",
-            [annotation.pk, 2],
-            increment=["version"],
-            along=along,
+            rows.update_statement(
+                Annotation,
+                {"answers": {"overall": 3}},
+                "id = %s AND version = %s",
+                [annotation.pk, 2],
+                increment=["version"],
+            ),
+            along,
         )
     assert (written, moved) == (1, 1)  # each statement's own rows
     annotation.refresh_from_db()
