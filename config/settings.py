@@ -138,6 +138,11 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Tests get a file too, not Django's shared in-memory database: there a write
+            # that meets another connection's read (the browser tests' live server and the
+            # test polling the database) fails at once as "table is locked", where a file
+            # in WAL mode lets both go on.
+            "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
         }
     }
 
